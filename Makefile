@@ -1,0 +1,39 @@
+# Two commands for a fresh machine with Python 3.11 and make: `make run`, `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME ?= $(CURDIR)/.dagster
+export DO_NOT_TRACK := 1
+export GX_ANALYTICS_ENABLED := False
+
+.PHONY: install run test dev bench generate lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+
+# Reinstall only when the package definition or the lock changes.
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/cdp run
+
+test: install
+	$(BIN)/python -m pytest
+
+dev: install
+	$(BIN)/cdp dev
+
+bench: install
+	$(BIN)/python -m pytest -m slow -o addopts="" -s
+
+lint: install
+	$(BIN)/ruff check ingestion identity activation orchestration tests
+
+clean:
+	rm -rf data/warehouse.duckdb* data/outbox data/reports .dagster dbt_project/target

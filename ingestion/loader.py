@@ -1,0 +1,220 @@
+"""Load landing files into ``raw.<source>`` tables, one transaction per file.
+
+Every file ends in the load log ``raw._load_log`` with rows read, loaded and rejected,
+and ``rows_read = rows_loaded + rows_rejected`` holds for each loaded file. Rows that
+fail parsing or the contract go to ``raw.<source>__rejects`` with the file, line and
+reason. A file whose content hash is already in the load log is skipped, so loading
+the same night twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from ingestion import readers
+from ingestion.sources import Source
+
+logger = logging.getLogger(__name__)
+
+LOAD_LOG_DDL = """
+create table if not exists raw._load_log (
+    source varchar not null,
+    file varchar not null,
+    sha256 varchar not null,
+    status varchar not null,
+    rows_read bigint,
+    rows_loaded bigint,
+    rows_rejected bigint,
+    message varchar,
+    loaded_at timestamp not null
+)
+"""
+
+REJECTS_COLUMNS = "_file varchar, line_number bigint, raw_line varchar, reason varchar"
+
+
+@dataclass(frozen=True)
+class FileLoadResult:
+    """Outcome of one landing file: loaded, skipped (already loaded) or rejected."""
+
+    source: str
+    file: str
+    sha256: str
+    status: str
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    message: str | None = None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def landing_files(source: Source, landing_dir: Path) -> list[Path]:
+    """List a source's extracts in name order, which is extract-date order."""
+    folder = landing_dir / source.landing_folder
+    return sorted(p for p in folder.glob(source.file_pattern) if p.is_file())
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection, source: Source) -> None:
+    con.execute("create schema if not exists raw")
+    con.execute(LOAD_LOG_DDL)
+    columns = ", ".join(f'"{c}" varchar' for c in source.raw_columns)
+    con.execute(
+        f"create table if not exists raw.{source.table} ({columns}, "
+        "_file varchar, _row_number bigint, _file_sha256 varchar, "
+        "_loaded_at timestamp)"
+    )
+    con.execute(
+        f"create table if not exists raw.{source.table}__rejects "
+        f"({REJECTS_COLUMNS}, _file_sha256 varchar, _loaded_at timestamp)"
+    )
+
+
+def already_loaded(con: duckdb.DuckDBPyConnection, source: Source, sha: str) -> bool:
+    row = con.execute(
+        "select count(*) from raw._load_log "
+        "where source = ? and sha256 = ? and status = 'loaded'",
+        [source.name, sha],
+    ).fetchone()
+    return row[0] > 0
+
+
+def load_source(
+    con: duckdb.DuckDBPyConnection, source: Source, landing_dir: Path
+) -> list[FileLoadResult]:
+    """Load every new file of one source; return one result per file seen."""
+    ensure_tables(con, source)
+    results = []
+    for path in landing_files(source, landing_dir):
+        results.append(load_file(con, source, path))
+    return results
+
+
+def load_file(
+    con: duckdb.DuckDBPyConnection, source: Source, path: Path
+) -> FileLoadResult:
+    sha = file_sha256(path)
+    if already_loaded(con, source, sha):
+        logger.info("skipped %s: content already loaded", path.name)
+        return FileLoadResult(source.name, path.name, sha, "skipped")
+
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
+    con.begin()
+    try:
+        result = _load_in_transaction(con, source, path, sha, loaded_at)
+        con.commit()
+    except (duckdb.Error, readers.SourceFileError) as error:
+        con.rollback()
+        result = _record_rejected_file(con, source, path, sha, loaded_at, error)
+    return result
+
+
+def _load_in_transaction(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    path: Path,
+    sha: str,
+    loaded_at: datetime,
+) -> FileLoadResult:
+    staged = readers.stage_file(con, source, path)
+    _reject_missing_required(con, source, staged)
+
+    loaded = _insert_rows(con, source, staged, path.name, sha, loaded_at)
+    rejected = _insert_rejects(con, source, staged, path.name, sha, loaded_at)
+    read = staged.read_count
+    if read != loaded + rejected:
+        raise readers.SourceFileError(
+            f"{path}: row accounting failed: read {read}, loaded {loaded}, "
+            f"rejected {rejected}"
+        )
+
+    result = FileLoadResult(source.name, path.name, sha, "loaded", read, loaded, rejected)
+    _log_result(con, result, loaded_at)
+    logger.info(
+        "loaded %s into raw.%s: %d read, %d loaded, %d rejected",
+        path.name, source.table, read, loaded, rejected,
+    )
+    return result
+
+
+def _reject_missing_required(
+    con: duckdb.DuckDBPyConnection, source: Source, staged: readers.StagedFile
+) -> None:
+    """Move rows without a value in a required column to the file's rejects."""
+    for column in source.required:
+        con.execute(
+            f"insert into {staged.rejects} "
+            f"select _row_number, to_json(t)::varchar, "
+            f"'missing required value: {column}' "
+            f"from {staged.rows} as t where nullif(trim(\"{column}\"), '') is null"
+        )
+        con.execute(
+            f"delete from {staged.rows} where nullif(trim(\"{column}\"), '') is null"
+        )
+
+
+def _insert_rows(con, source, staged, file_name, sha, loaded_at) -> int:
+    columns = ", ".join(f'"{c}"' for c in source.raw_columns)
+    con.execute(
+        f"insert into raw.{source.table} ({columns}, _file, _row_number, "
+        f"_file_sha256, _loaded_at) select {columns}, ?, _row_number, ?, ? "
+        f"from {staged.rows} order by _row_number",
+        [file_name, sha, loaded_at],
+    )
+    return con.execute(f"select count(*) from {staged.rows}").fetchone()[0]
+
+
+def _insert_rejects(con, source, staged, file_name, sha, loaded_at) -> int:
+    con.execute(
+        f"insert into raw.{source.table}__rejects "
+        f"select ?, line_number, raw_line, reason, ?, ? from {staged.rejects} "
+        "order by line_number",
+        [file_name, sha, loaded_at],
+    )
+    rejected = con.execute(f"select count(*) from {staged.rejects}").fetchone()[0]
+    if rejected:
+        logger.warning(
+            "rejected %d rows of %s into raw.%s__rejects",
+            rejected, file_name, source.table,
+        )
+    return rejected
+
+
+def _log_result(
+    con: duckdb.DuckDBPyConnection, result: FileLoadResult, loaded_at: datetime
+) -> None:
+    con.execute(
+        "insert into raw._load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            result.source,
+            result.file,
+            result.sha256,
+            result.status,
+            result.rows_read,
+            result.rows_loaded,
+            result.rows_rejected,
+            result.message,
+            loaded_at,
+        ],
+    )
+
+
+def _record_rejected_file(con, source, path, sha, loaded_at, error) -> FileLoadResult:
+    """Log a file that could not be loaded at all; none of its rows are kept."""
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    logger.error("rejected file %s for raw.%s: %s", path, source.table, message)
+    result = FileLoadResult(source.name, path.name, sha, "rejected", message=message)
+    _log_result(con, result, loaded_at)
+    return result

@@ -1,0 +1,217 @@
+"""Source contracts: one declaration per source system, read by the loader and the
+sample generator.
+
+Each contract maps the header a source system exports (or a JSON path) to the column
+name used in ``raw.<table>``. Raw columns keep the exported text unchanged (VARCHAR);
+typing and normalization happen in the dbt staging models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+FileFormat = Literal["csv", "jsonl", "json_array"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A source system's nightly extract and the raw table it loads into."""
+
+    name: str
+    description: str
+    file_pattern: str
+    file_format: FileFormat
+    columns: dict[str, str]
+    required: tuple[str, ...]
+    key: tuple[str, ...]
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    json_records_path: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def table(self) -> str:
+        return self.name
+
+    @property
+    def landing_folder(self) -> str:
+        """Folder under ``data/landing/`` that holds this source's extracts."""
+        return self.name
+
+    @property
+    def raw_columns(self) -> list[str]:
+        return list(self.columns.values())
+
+
+CRM_CONTACTS = Source(
+    name="crm_contacts",
+    description="CRM contact export in HubSpot's layout, one row per contact.",
+    file_pattern="crm_contacts_*.csv",
+    file_format="csv",
+    columns={
+        "Record ID": "record_id",
+        "First Name": "first_name",
+        "Last Name": "last_name",
+        "Email": "email",
+        "Phone Number": "phone_number",
+        "Street Address": "street_address",
+        "Postal Code": "postal_code",
+        "City": "city",
+        "Country/Region": "country",
+        "Date of birth": "date_of_birth",
+        "Create Date": "create_date",
+        "Last Modified Date": "last_modified_date",
+        "Marketing email opt-in": "marketing_email_opt_in",
+    },
+    required=("record_id",),
+    key=("record_id",),
+)
+
+SHOP_ORDERS = Source(
+    name="shop_orders",
+    description=(
+        "Online-shop order export in Shopify's layout: one row per line item; order "
+        "fields are filled on the first line item of an order only."
+    ),
+    file_pattern="shop_orders_*.csv",
+    file_format="csv",
+    columns={
+        "Name": "order_name",
+        "Email": "email",
+        "Financial Status": "financial_status",
+        "Paid at": "paid_at",
+        "Fulfillment Status": "fulfillment_status",
+        "Accepts Marketing": "accepts_marketing",
+        "Currency": "currency",
+        "Subtotal": "subtotal",
+        "Shipping": "shipping",
+        "Taxes": "taxes",
+        "Total": "total",
+        "Discount Code": "discount_code",
+        "Created at": "created_at",
+        "Lineitem quantity": "lineitem_quantity",
+        "Lineitem name": "lineitem_name",
+        "Lineitem price": "lineitem_price",
+        "Lineitem sku": "lineitem_sku",
+        "Billing Name": "billing_name",
+        "Billing Street": "billing_street",
+        "Billing City": "billing_city",
+        "Billing Zip": "billing_zip",
+        "Billing Country": "billing_country",
+        "Billing Phone": "billing_phone",
+        "Id": "order_id",
+    },
+    required=("order_name", "lineitem_name"),
+    key=("order_name", "lineitem_sku"),
+)
+
+WEB_EVENTS = Source(
+    name="web_events",
+    description=(
+        "Web and app tracking events as Segment-spec JSON lines. Nested objects "
+        "(traits, properties, context) are kept as JSON text."
+    ),
+    file_pattern="web_events_*.jsonl",
+    file_format="jsonl",
+    columns={
+        "messageId": "message_id",
+        "type": "type",
+        "event": "event",
+        "name": "name",
+        "anonymousId": "anonymous_id",
+        "userId": "user_id",
+        "traits": "traits",
+        "properties": "properties",
+        "context": "context",
+        "originalTimestamp": "original_timestamp",
+        "sentAt": "sent_at",
+        "receivedAt": "received_at",
+        "timestamp": "timestamp",
+    },
+    required=("message_id", "type"),
+    key=("message_id",),
+)
+
+EMAIL_ACTIVITY = Source(
+    name="email_activity",
+    description="Email platform activity export: one row per send, open, click, "
+    "bounce or unsubscribe.",
+    file_pattern="email_activity_*.csv",
+    file_format="csv",
+    columns={
+        "Campaign ID": "campaign_id",
+        "Campaign Name": "campaign_name",
+        "Email Address": "email",
+        "Action": "action",
+        "Timestamp": "timestamp",
+        "URL": "url",
+    },
+    required=("email", "action", "timestamp"),
+    key=("campaign_id", "email", "action", "timestamp"),
+)
+
+HELPDESK_TICKETS = Source(
+    name="helpdesk_tickets",
+    description="Helpdesk tickets as a Zendesk-style JSON export: "
+    '{"tickets": [...]}, requester nested.',
+    file_pattern="helpdesk_tickets_*.json",
+    file_format="json_array",
+    json_records_path="tickets",
+    columns={
+        "id": "ticket_id",
+        "requester.name": "requester_name",
+        "requester.email": "requester_email",
+        "requester.phone": "requester_phone",
+        "subject": "subject",
+        "description": "description",
+        "status": "status",
+        "via.channel": "channel",
+        "created_at": "created_at",
+        "updated_at": "updated_at",
+        "satisfaction_rating.score": "satisfaction_rating",
+    },
+    required=("ticket_id",),
+    key=("ticket_id",),
+)
+
+SOCIAL_LEADS = Source(
+    name="social_leads",
+    description="Social lead-form export in Facebook lead ads' CSV layout.",
+    file_pattern="social_leads_*.csv",
+    file_format="csv",
+    columns={
+        "id": "lead_id",
+        "created_time": "created_time",
+        "ad_id": "ad_id",
+        "ad_name": "ad_name",
+        "adset_name": "adset_name",
+        "campaign_name": "campaign_name",
+        "form_name": "form_name",
+        "platform": "platform",
+        "full_name": "full_name",
+        "email": "email",
+        "phone_number": "phone_number",
+        "city": "city",
+        "marketing_consent": "marketing_consent",
+    },
+    required=("lead_id",),
+    key=("lead_id",),
+)
+
+SOURCES: tuple[Source, ...] = (
+    CRM_CONTACTS,
+    SHOP_ORDERS,
+    WEB_EVENTS,
+    EMAIL_ACTIVITY,
+    HELPDESK_TICKETS,
+    SOCIAL_LEADS,
+)
+
+
+def get_source(name: str) -> Source:
+    for source in SOURCES:
+        if source.name == name:
+            return source
+    known = ", ".join(s.name for s in SOURCES)
+    raise KeyError(f"unknown source {name!r}; known sources: {known}")
