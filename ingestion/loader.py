@@ -140,11 +140,17 @@ def _load_in_transaction(
             f"rejected {rejected}"
         )
 
-    result = FileLoadResult(source.name, path.name, sha, "loaded", read, loaded, rejected)
+    result = FileLoadResult(
+        source.name, path.name, sha, "loaded", read, loaded, rejected
+    )
     _log_result(con, result, loaded_at)
     logger.info(
         "loaded %s into raw.%s: %d read, %d loaded, %d rejected",
-        path.name, source.table, read, loaded, rejected,
+        path.name,
+        source.table,
+        read,
+        loaded,
+        rejected,
     )
     return result
 
@@ -187,7 +193,9 @@ def _insert_rejects(con, source, staged, file_name, sha, loaded_at) -> int:
     if rejected:
         logger.warning(
             "rejected %d rows of %s into raw.%s__rejects",
-            rejected, file_name, source.table,
+            rejected,
+            file_name,
+            source.table,
         )
     return rejected
 

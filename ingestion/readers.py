@@ -32,7 +32,9 @@ class StagedFile:
     read_count: int
 
 
-def stage_file(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> StagedFile:
+def stage_file(
+    con: duckdb.DuckDBPyConnection, source: Source, path: Path
+) -> StagedFile:
     if path.stat().st_size == 0:
         raise SourceFileError(f"{path}: empty file (0 bytes), expected a header")
     con.execute(
@@ -50,7 +52,9 @@ def stage_file(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> St
 
 
 def _read_csv_header(source: Source, path: Path) -> list[str]:
-    encoding = "utf-8-sig" if source.encoding.lower() in ("utf-8", "utf8") else source.encoding
+    encoding = (
+        "utf-8-sig" if source.encoding.lower() in ("utf-8", "utf8") else source.encoding
+    )
     try:
         with path.open(newline="", encoding=encoding) as handle:
             header = next(csv.reader(handle, delimiter=source.delimiter), None)
@@ -73,7 +77,8 @@ def _header_to_columns(source: Source, path: Path, header: list[str]) -> list[st
         columns.append(source.columns.get(name.strip(), f"_unknown_{position}"))
 
     missing = [
-        export for export, raw in source.columns.items()
+        export
+        for export, raw in source.columns.items()
         if raw in source.required and raw not in columns
     ]
     if missing:
@@ -89,7 +94,9 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> No
     present = [c for c in source.raw_columns if c in columns]
     absent = [c for c in source.raw_columns if c not in columns]
 
-    select_list = ", ".join([f'"{c}"' for c in present] + [f'null::varchar as "{c}"' for c in absent])
+    select_list = ", ".join(
+        [f'"{c}"' for c in present] + [f'null::varchar as "{c}"' for c in absent]
+    )
     con.execute("drop table if exists _csv_reject_errors")
     con.execute("drop table if exists _csv_reject_scans")
     con.execute(
@@ -181,7 +188,11 @@ def _load_json_records(source: Source, path: Path) -> list:
     except UnicodeDecodeError as error:
         raise SourceFileError(f"{path}: not valid {source.encoding} text") from error
 
-    records = document.get(source.json_records_path) if isinstance(document, dict) else document
+    records = (
+        document.get(source.json_records_path)
+        if isinstance(document, dict)
+        else document
+    )
     if not isinstance(records, list):
         expected = f'an object with a "{source.json_records_path}" array'
         raise SourceFileError(f"{path}: expected {expected} at the top level")

@@ -1,0 +1,63 @@
+"""One Dagster asset per destination in ``activation/destinations.yml``."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from activation.destinations import Destination, load_destinations
+from activation.export import export_destination
+from orchestration import settings
+from orchestration.resources import DuckDBWarehouse
+
+SCHEDULE_TIMEZONE = "Europe/Berlin"
+
+
+def run_date() -> date:
+    """The night being exported: ``CDP_RUN_DATE`` if set, else today in Berlin."""
+    value = os.environ.get("CDP_RUN_DATE")
+    if value:
+        return date.fromisoformat(value)
+    return datetime.now(ZoneInfo(SCHEDULE_TIMEZONE)).date()
+
+
+def build_destination_asset(destination: Destination) -> dg.AssetsDefinition:
+    upstream = [
+        dg.AssetKey([destination.segment_model(s)]) for s in destination.segments
+    ]
+
+    @dg.asset(
+        key=dg.AssetKey(["outbox", destination.name]),
+        deps=[*upstream, dg.AssetKey(["dim_customers"])],
+        group_name="activation",
+        kinds={"csv"},
+        owners=["team:marketing-ops"],
+        description=f"{destination.description} Segments: "
+        f"{', '.join(destination.segments)}; only people with {destination.consent} "
+        "consent.",
+        pool="duckdb_writer",
+    )
+    def _export(
+        context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse
+    ) -> dg.MaterializeResult:
+        with warehouse.connect() as con:
+            folder, files = export_destination(
+                con, destination, settings.outbox_dir(), run_date()
+            )
+        context.log.info(
+            f"{destination.name}: wrote {sum(f.row_count for f in files)} rows "
+            f"in {len(files)} files to {folder}"
+        )
+        metadata = {f"rows_{f.segment}": f.row_count for f in files}
+        metadata["folder"] = dg.MetadataValue.path(str(folder))
+        metadata["dagster/row_count"] = sum(f.row_count for f in files)
+        return dg.MaterializeResult(metadata=metadata)
+
+    _export.__name__ = f"export_{destination.name}"
+    return _export
+
+
+destination_assets = [build_destination_asset(d) for d in load_destinations()]

@@ -1,0 +1,109 @@
+"""Dagster assets that load each source's landing files into ``raw``."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from ingestion.loader import FileLoadResult, load_source
+from ingestion.sources import SOURCES, Source
+from orchestration import settings
+from orchestration.resources import DuckDBWarehouse
+
+
+def _file_table(results: list[FileLoadResult]) -> dg.MarkdownMetadataValue:
+    lines = ["| file | status | read | loaded | rejected |", "|---|---|---|---|---|"]
+    for r in results:
+        lines.append(
+            f"| {r.file} | {r.status} | {r.rows_read} | {r.rows_loaded} "
+            f"| {r.rows_rejected} |"
+        )
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+def _load_metadata(results: list[FileLoadResult], table_rows: int) -> dict:
+    loaded = [r for r in results if r.status == "loaded"]
+    return {
+        "files_loaded": len(loaded),
+        "files_skipped": sum(r.status == "skipped" for r in results),
+        "files_rejected": sum(r.status == "rejected" for r in results),
+        "rows_read": sum(r.rows_read for r in loaded),
+        "rows_loaded": sum(r.rows_loaded for r in loaded),
+        "rows_rejected": sum(r.rows_rejected for r in loaded),
+        "dagster/row_count": table_rows,
+        "files": _file_table(results),
+    }
+
+
+def build_source_asset(source: Source) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=dg.AssetKey(["raw", source.table]),
+        group_name="raw",
+        kinds={"duckdb"},
+        owners=["team:data-platform"],
+        description=(
+            f"{source.description} Loaded from data/landing/{source.landing_folder}/"
+            f"{source.file_pattern}; rejected rows in raw.{source.table}__rejects."
+        ),
+        pool="duckdb_writer",
+    )
+    def _load(
+        context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse
+    ) -> dg.MaterializeResult:
+        with warehouse.connect() as con:
+            results = load_source(con, source, settings.landing_dir())
+            table_rows = con.execute(
+                f"select count(*) from raw.{source.table}"
+            ).fetchone()[0]
+
+        for r in results:
+            if r.status == "rejected":
+                context.log.error(f"rejected file {r.file}: {r.message}")
+        metadata = _load_metadata(results, table_rows)
+        context.log.info(
+            f"raw.{source.table}: {metadata['files_loaded']} new files, "
+            f"{metadata['rows_loaded']} rows loaded, "
+            f"{metadata['rows_rejected']} rejected, {table_rows} rows in table"
+        )
+        return dg.MaterializeResult(metadata=metadata)
+
+    _load.__name__ = f"load_{source.table}"
+    return _load
+
+
+def build_accounting_check(source: Source) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey(["raw", source.table]),
+        name="rows_accounted_for",
+        description="For every loaded file, rows read = rows loaded + rows rejected, "
+        "and the raw tables hold exactly those rows.",
+    )
+    def _check(warehouse: DuckDBWarehouse) -> dg.AssetCheckResult:
+        with warehouse.connect(read_only=True) as con:
+            logged, loaded, rejected = con.execute(
+                "select coalesce(sum(rows_loaded), 0), "
+                f"(select count(*) from raw.{source.table}), "
+                f"(select count(*) from raw.{source.table}__rejects) "
+                "from raw._load_log where source = ? and status = 'loaded'",
+                [source.name],
+            ).fetchone()
+            unbalanced = con.execute(
+                "select count(*) from raw._load_log where source = ? "
+                "and status = 'loaded' and rows_read <> rows_loaded + rows_rejected",
+                [source.name],
+            ).fetchone()[0]
+        return dg.AssetCheckResult(
+            passed=bool(logged == loaded and unbalanced == 0),
+            metadata={
+                "rows_loaded_per_log": int(logged),
+                "rows_in_table": int(loaded),
+                "rows_in_rejects": int(rejected),
+                "unbalanced_files": int(unbalanced),
+            },
+        )
+
+    _check.__name__ = f"check_{source.table}_accounting"
+    return _check
+
+
+source_assets = [build_source_asset(source) for source in SOURCES]
+source_checks = [build_accounting_check(source) for source in SOURCES]

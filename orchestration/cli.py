@@ -1,0 +1,190 @@
+"""The ``cdp`` command: run the nightly job, generate sample data, start the UI."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import duckdb
+from rich.console import Console
+from rich.logging import RichHandler
+
+from orchestration import settings
+
+console = Console()
+logger = logging.getLogger(__name__)
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
+    )
+    for noisy in ("dagster", "splink", "py4j", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def prepare_dagster_home() -> Path:
+    """Create DAGSTER_HOME with the project's instance settings (telemetry off)."""
+    home = settings.dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    if not target.exists():
+        shutil.copyfile(settings.DAGSTER_TEMPLATE, target)
+    return home
+
+
+def check_warehouse_writable(path: Path) -> None:
+    """Fail early, with what to do, when another process holds the DuckDB lock."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        duckdb.connect(str(path)).close()
+    except duckdb.IOException as error:
+        raise click.ClickException(
+            f"the warehouse {path} is locked by another process ({error}). "
+            "DuckDB allows one writer: stop the other process (a running job in "
+            "`cdp dev`, a DuckDB shell) or open it with read_only=True, then retry."
+        ) from error
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
+def main(verbose: bool) -> None:
+    """Warehouse-native customer data platform."""
+    _configure_logging(verbose)
+    settings.export_settings_to_environment()
+
+
+@main.command()
+def run() -> None:
+    """Run the nightly job in this process, then print the run summary."""
+    from dagster import DagsterInstance
+
+    from orchestration import summary
+
+    warehouse = settings.warehouse_path()
+    check_warehouse_writable(warehouse)
+    prepare_dagster_home()
+    console.print(f"Warehouse: {warehouse}\nExtracts:  {settings.landing_dir()}")
+
+    from orchestration.definitions import defs
+
+    started = time.monotonic()
+    job = defs.resolve_job_def("nightly")
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        )
+    elapsed = time.monotonic() - started
+
+    if not result.success:
+        failed = [e.step_key for e in result.get_step_failure_events()]
+        raise click.ClickException(
+            f"the nightly job failed after {elapsed:.0f} s in steps: "
+            f"{', '.join(failed)}. See the log above, or the run in `cdp dev`."
+        )
+    summary.render(summary.collect(warehouse), settings.outbox_dir(), console)
+    console.print(f"Nightly job finished in {elapsed:.0f} s (run {result.run_id}).")
+
+
+@main.command(name="summary")
+def show_summary() -> None:
+    """Print the summary of the last run from the warehouse (read-only)."""
+    from orchestration import summary
+
+    summary.render(
+        summary.collect(settings.warehouse_path()), settings.outbox_dir(), console
+    )
+
+
+@main.command()
+@click.option(
+    "--customers",
+    type=click.IntRange(min=1),
+    default=2000,
+    show_default=True,
+    help="Number of true persons to generate.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=42,
+    show_default=True,
+    help="Random seed; the same seed gives byte-identical files.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data"),
+    show_default=True,
+    help="Folder that receives landing/ and ground_truth/.",
+)
+@click.option(
+    "--events-per-customer",
+    type=click.FloatRange(min=0),
+    default=6.0,
+    show_default=True,
+    help="Average number of web events per person.",
+)
+def generate(customers: int, seed: int, out: Path, events_per_customer: float) -> None:
+    """Write sample extracts of six sources plus a ground-truth file."""
+    from ingestion.generator import generate as generate_sample
+    from rich.progress import Progress
+
+    started = time.monotonic()
+    with Progress(console=console) as progress:
+        tasks: dict[str, int] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        result = generate_sample(
+            customers=customers,
+            seed=seed,
+            out=out,
+            events_per_customer=events_per_customer,
+            progress=report,
+        )
+    console.print(result)
+    console.print(f"Generated in {time.monotonic() - started:.1f} s into {out}.")
+
+
+@main.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the Dagster UI listens on.",
+)
+@click.option("--port", type=int, default=3000, show_default=True)
+def dev(host: str, port: int) -> None:
+    """Start the Dagster UI with every asset, the job and the schedule."""
+    prepare_dagster_home()
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [
+        str(dagster),
+        "dev",
+        "-m",
+        "orchestration.definitions",
+        "-h",
+        host,
+        "-p",
+        str(port),
+    ]
+    console.print(f"Dagster UI on http://{host}:{port} (Ctrl+C stops it)")
+    raise SystemExit(subprocess.call(command, env=os.environ.copy()))
+
+
+if __name__ == "__main__":
+    main()

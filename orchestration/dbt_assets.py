@@ -1,0 +1,72 @@
+"""dbt models as Dagster assets, split in two around the identity step.
+
+The identity step (Python, Splink) reads intermediate models and writes
+``identity.record_customers``, which the marts read. One dbt invocation cannot stop in
+the middle for a Python step, so the project runs as two dbt asset definitions:
+staging and intermediate before identity, the identity staging model and marts after.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from orchestration import settings
+from orchestration.dbt_project import dbt_project, ensure_manifest
+
+BEFORE_IDENTITY = "path:models/staging path:models/intermediate resource_type:seed"
+AFTER_IDENTITY = "path:models/staging/identity path:models/marts"
+
+
+class LayerTranslator(DagsterDbtTranslator):
+    """Groups dbt assets by layer folder and names the team that owns them."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "seeds"
+        fqn = dbt_resource_props.get("fqn", [])
+        if len(fqn) > 2 and fqn[1] in ("staging", "intermediate", "marts"):
+            return fqn[2] if fqn[1] == "marts" and fqn[2] == "segments" else fqn[1]
+        return super().get_group_name(dbt_resource_props)
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
+        return ["team:analytics-engineering"]
+
+
+translator = LayerTranslator()
+manifest_path = ensure_manifest()
+
+
+def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator:
+    os.environ["CDP_WAREHOUSE"] = str(settings.warehouse_path())
+    invocation = dbt.cli(["build"], context=context)
+    yield from invocation.stream()
+
+
+@dbt_assets(
+    manifest=manifest_path,
+    project=dbt_project,
+    select=BEFORE_IDENTITY,
+    exclude="path:models/staging/identity",
+    dagster_dbt_translator=translator,
+    name="dbt_staging_and_intermediate",
+    pool="duckdb_writer",
+)
+def dbt_before_identity(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    yield from _dbt_build(context, dbt)
+
+
+@dbt_assets(
+    manifest=manifest_path,
+    project=dbt_project,
+    select=AFTER_IDENTITY,
+    dagster_dbt_translator=translator,
+    name="dbt_marts",
+    pool="duckdb_writer",
+)
+def dbt_after_identity(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    yield from _dbt_build(context, dbt)

@@ -1,0 +1,26 @@
+"""Dagster definitions: wires assets, checks, the job and the schedule together."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from activation.assets import destination_assets
+from identity.assets import record_customers
+from ingestion.assets import source_assets, source_checks
+from orchestration.dbt_assets import dbt_after_identity, dbt_before_identity
+from orchestration.jobs import nightly_job, nightly_schedule
+from orchestration.resources import build_resources
+
+defs = dg.Definitions(
+    assets=[
+        *source_assets,
+        dbt_before_identity,
+        record_customers,
+        dbt_after_identity,
+        *destination_assets,
+    ],
+    asset_checks=source_checks,
+    jobs=[nightly_job],
+    schedules=[nightly_schedule],
+    resources=build_resources(),
+)

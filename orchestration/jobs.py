@@ -1,0 +1,24 @@
+"""The nightly job and its schedule."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+# The in-process executor runs one step at a time, so only one process writes to
+# the DuckDB file at any moment.
+nightly_job = dg.define_asset_job(
+    name="nightly",
+    selection=dg.AssetSelection.all(),
+    executor_def=dg.in_process_executor,
+    description="Load new extracts, build the customer model, resolve identities "
+    "and export audiences.",
+)
+
+nightly_schedule = dg.ScheduleDefinition(
+    name="nightly_at_two",
+    job=nightly_job,
+    cron_schedule="0 2 * * *",
+    execution_timezone="Europe/Berlin",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Runs the nightly job at 02:00 Berlin time, after the extracts land.",
+)

@@ -1,0 +1,58 @@
+"""Paths and settings from environment variables, with defaults under ``data/``.
+
+Every path is made absolute, because dbt runs with the dbt project as its working
+directory and would otherwise resolve a relative warehouse path differently.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+DAGSTER_TEMPLATE = Path(__file__).resolve().parent / "dagster.yaml"
+
+# Switch off usage statistics of dbt and Great Expectations before either is imported.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+
+def _path_from_env(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    path = Path(value) if value else default
+    return path if path.is_absolute() else (Path.cwd() / path).resolve()
+
+
+def warehouse_path() -> Path:
+    """DuckDB warehouse file (``CDP_WAREHOUSE``)."""
+    return _path_from_env("CDP_WAREHOUSE", PROJECT_ROOT / "data" / "warehouse.duckdb")
+
+
+def landing_dir() -> Path:
+    """Folder with one subfolder of extracts per source (``CDP_LANDING_DIR``)."""
+    return _path_from_env("CDP_LANDING_DIR", PROJECT_ROOT / "data" / "landing")
+
+
+def ground_truth_path() -> Path:
+    """Optional file of source record to true person (``CDP_GROUND_TRUTH``)."""
+    default = PROJECT_ROOT / "data" / "ground_truth" / "ground_truth.csv"
+    return _path_from_env("CDP_GROUND_TRUTH", default)
+
+
+def outbox_dir() -> Path:
+    """Folder that receives audience files, one subfolder per destination."""
+    return _path_from_env("CDP_OUTBOX", PROJECT_ROOT / "data" / "outbox")
+
+
+def dagster_home() -> Path:
+    """Dagster's instance folder (``DAGSTER_HOME``): run history and event logs."""
+    return _path_from_env("DAGSTER_HOME", PROJECT_ROOT / ".dagster")
+
+
+def export_settings_to_environment() -> None:
+    """Publish the resolved paths so dbt and Dagster subprocesses see the same ones."""
+    os.environ["CDP_WAREHOUSE"] = str(warehouse_path())
+    os.environ["CDP_LANDING_DIR"] = str(landing_dir())
+    os.environ["CDP_OUTBOX"] = str(outbox_dir())
+    os.environ["DAGSTER_HOME"] = str(dagster_home())

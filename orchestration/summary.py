@@ -1,0 +1,105 @@
+"""The run summary printed after ``cdp run``, read from the warehouse read-only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+from rich.console import Console
+from rich.table import Table
+
+LAYERS = ("raw", "staging", "intermediate", "identity", "marts", "activation")
+
+
+@dataclass
+class RunSummary:
+    rows_per_layer: dict[str, tuple[int, int]] = field(default_factory=dict)
+    identity: dict | None = None
+    segments: dict[str, int] = field(default_factory=dict)
+    exports: list[tuple] = field(default_factory=list)
+
+
+def _tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
+    rows = con.execute(
+        "select table_name from information_schema.tables "
+        "where table_schema = ? and table_catalog = current_database() "
+        "order by table_name",
+        [schema],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _count(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
+    return con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+
+
+def collect(warehouse: Path) -> RunSummary:
+    summary = RunSummary()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for schema in LAYERS:
+            tables = _tables(con, schema)
+            rows = sum(_count(con, schema, t) for t in tables)
+            summary.rows_per_layer[schema] = (len(tables), rows)
+
+        if "resolution_metrics" in _tables(con, "identity"):
+            cursor = con.execute(
+                "select * from identity.resolution_metrics "
+                "order by resolved_at desc limit 1"
+            )
+            names = [d[0] for d in cursor.description]
+            row = cursor.fetchone()
+            summary.identity = dict(zip(names, row, strict=True)) if row else None
+
+        for table in _tables(con, "marts"):
+            if table.startswith("segment_") and table != "segment_memberships":
+                summary.segments[table.removeprefix("segment_")] = _count(
+                    con, "marts", table
+                )
+
+        if "exports" in _tables(con, "activation"):
+            summary.exports = con.execute(
+                "select destination, segment, row_count, run_date, file "
+                "from activation.exports "
+                "where run_date = (select max(run_date) from activation.exports) "
+                "order by destination, segment"
+            ).fetchall()
+    return summary
+
+
+def _format_metric(value) -> str:
+    return "n/a (no ground truth)" if value is None else f"{value:.3f}"
+
+
+def render(summary: RunSummary, outbox: Path, console: Console | None = None) -> None:
+    console = console or Console()
+    layers = Table(title="Rows per layer")
+    for column in ("schema", "tables", "rows"):
+        layers.add_column(column, justify="right" if column != "schema" else "left")
+    for schema, (tables, rows) in summary.rows_per_layer.items():
+        layers.add_row(schema, str(tables), f"{rows:,}")
+    console.print(layers)
+
+    if summary.identity:
+        m = summary.identity
+        console.print(
+            f"Identity: {m['records']:,} records resolved into "
+            f"{m['customers']:,} customers. Pairwise precision "
+            f"{_format_metric(m.get('precision'))}, recall "
+            f"{_format_metric(m.get('recall'))}, F1 {_format_metric(m.get('f1'))}."
+        )
+
+    segments = Table(title="Segments")
+    segments.add_column("segment")
+    segments.add_column("customers", justify="right")
+    for name, size in sorted(summary.segments.items()):
+        segments.add_row(name, f"{size:,}")
+    console.print(segments)
+
+    exports = Table(title=f"Audience files (consented people only) in {outbox}")
+    for column in ("destination", "segment", "rows", "file"):
+        exports.add_column(column, justify="right" if column == "rows" else "left")
+    for destination, segment, rows, run_date, file in summary.exports:
+        path = Path(destination) / str(run_date) / file
+        exports.add_row(destination, segment, f"{rows:,}", str(path))
+    console.print(exports)
