@@ -137,8 +137,9 @@ def show_summary() -> None:
 )
 def generate(customers: int, seed: int, out: Path, events_per_customer: float) -> None:
     """Write sample extracts of six sources plus a ground-truth file."""
-    from ingestion.generator import generate as generate_sample
     from rich.progress import Progress
+
+    from ingestion.generator import generate as generate_sample
 
     started = time.monotonic()
     with Progress(console=console) as progress:

@@ -9,6 +9,7 @@ from identity.assets import record_customers
 from ingestion.assets import source_assets, source_checks
 from orchestration.dbt_assets import dbt_after_identity, dbt_before_identity
 from orchestration.jobs import nightly_job, nightly_schedule
+from orchestration.quality_checks import dim_customers_expectations
 from orchestration.resources import build_resources
 
 defs = dg.Definitions(
@@ -19,7 +20,7 @@ defs = dg.Definitions(
         dbt_after_identity,
         *destination_assets,
     ],
-    asset_checks=source_checks,
+    asset_checks=[*source_checks, dim_customers_expectations],
     jobs=[nightly_job],
     schedules=[nightly_schedule],
     resources=build_resources(),

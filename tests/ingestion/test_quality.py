@@ -1,0 +1,45 @@
+"""Great Expectations suite tests on small pandas frames."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ingestion.quality import validate_frame
+
+
+def outcomes_by_check(frame: pd.DataFrame) -> dict[tuple[str, str], bool]:
+    return {
+        (o.expectation, o.column): o.success
+        for o in validate_frame(frame, "dim_customers")
+    }
+
+
+def test_clean_customers_pass():
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["cus_1", "cus_2"],
+            "email": ["anna@example.de", None],
+            "phone": ["+4930123456", None],
+            "has_email_consent": [True, False],
+        }
+    )
+
+    assert all(outcomes_by_check(frame).values())
+
+
+def test_duplicate_id_and_bad_contacts_fail():
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["cus_1", "cus_1"],
+            "email": ["anna@example.de", "not-an-email"],
+            "phone": ["030 123456", None],
+            "has_email_consent": [True, None],
+        }
+    )
+
+    outcomes = outcomes_by_check(frame)
+
+    assert not outcomes[("expect_column_values_to_be_unique", "customer_id")]
+    assert not outcomes[("expect_column_values_to_match_regex", "email")]
+    assert not outcomes[("expect_column_values_to_match_regex", "phone")]
+    assert not outcomes[("expect_column_values_to_not_be_null", "has_email_consent")]

@@ -1,0 +1,200 @@
+"""The whole nightly job, run twice through ``cdp run`` on a small generated set.
+
+Runs the real command in a subprocess with every path pointed at a temporary folder,
+so the test exercises the same code path as ``make run``: Dagster, dbt, Splink and
+the exports, against a fresh DuckDB file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.generator import generate
+from ingestion.sources import SOURCES
+
+CUSTOMERS = 400
+SEED = 7
+RUN_DATE = "2026-11-30"
+CDP = str(Path(sys.executable).with_name("cdp"))
+
+
+def run_cdp(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [CDP, *args], check=False, env=env, capture_output=True, text=True, timeout=900
+    )
+
+
+def outbox_files(outbox: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(outbox)): p.read_bytes()
+        for p in sorted(outbox.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory):
+    root = tmp_path_factory.mktemp("night")
+    generate(customers=CUSTOMERS, seed=SEED, out=root)
+    env = os.environ | {
+        "CDP_WAREHOUSE": str(root / "warehouse.duckdb"),
+        "CDP_LANDING_DIR": str(root / "landing"),
+        "CDP_GROUND_TRUTH": str(root / "ground_truth" / "ground_truth.csv"),
+        "CDP_OUTBOX": str(root / "outbox"),
+        "CDP_RUN_DATE": RUN_DATE,
+        "DAGSTER_HOME": str(root / "dagster"),
+    }
+    first = run_cdp(env, "run")
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+
+    with duckdb.connect(env["CDP_WAREHOUSE"], read_only=True) as con:
+        counts_after_first = raw_counts(con)
+    files_after_first = outbox_files(root / "outbox")
+
+    second = run_cdp(env, "run")
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    return {
+        "root": root,
+        "env": env,
+        "stdout": first.stdout,
+        "counts_after_first": counts_after_first,
+        "files_after_first": files_after_first,
+    }
+
+
+@pytest.fixture
+def con(night):
+    with duckdb.connect(night["env"]["CDP_WAREHOUSE"], read_only=True) as connection:
+        yield connection
+
+
+def raw_counts(con) -> dict[str, int]:
+    return {
+        s.name: con.execute(f"select count(*) from raw.{s.table}").fetchone()[0]
+        for s in SOURCES
+    }
+
+
+def count_source_rows(path: Path, file_format: str) -> int:
+    """Count data rows the way the source system wrote them, without the loader."""
+    if file_format == "csv":
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            return sum(1 for _ in csv.reader(handle)) - 1
+    if file_format == "jsonl":
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return sum(1 for line in lines if line.strip())
+    return len(json.loads(path.read_text(encoding="utf-8"))["tickets"])
+
+
+def test_every_source_row_accounted_for(night, con):
+    landing = night["root"] / "landing"
+    for source in SOURCES:
+        for path in sorted((landing / source.landing_folder).iterdir()):
+            expected = count_source_rows(path, source.file_format)
+            read, loaded, rejected = con.execute(
+                "select rows_read, rows_loaded, rows_rejected from raw._load_log "
+                "where file = ? and status = 'loaded'",
+                [path.name],
+            ).fetchone()
+            assert read == expected, path.name
+            assert loaded + rejected == read, path.name
+
+
+def test_raw_tables_match_load_log(con):
+    for source in SOURCES:
+        logged = con.execute(
+            "select sum(rows_loaded) from raw._load_log "
+            "where source = ? and status = 'loaded'",
+            [source.name],
+        ).fetchone()[0]
+        in_table = con.execute(f"select count(*) from raw.{source.table}").fetchone()[0]
+        assert in_table == logged, source.name
+
+
+def test_identity_f1_at_least_090(con):
+    precision, recall, f1 = con.execute(
+        "select precision, recall, f1 from identity.resolution_metrics "
+        "order by resolved_at desc limit 1"
+    ).fetchone()
+    assert f1 >= 0.9, f"precision {precision:.3f}, recall {recall:.3f}, f1 {f1:.3f}"
+
+
+def test_every_record_has_one_customer(con):
+    records, resolved, duplicates = con.execute(
+        "select (select count(*) from intermediate.int_person_records), "
+        "count(*), count(*) - count(distinct record_key) "
+        "from identity.record_customers"
+    ).fetchone()
+    assert resolved == records
+    assert duplicates == 0
+
+
+def test_segments_not_empty(con):
+    segments = [
+        row[0]
+        for row in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'marts' and table_name like 'segment\\_%' escape '\\' "
+            "and table_name <> 'segment_memberships'"
+        ).fetchall()
+    ]
+    assert len(segments) >= 3
+    for segment in segments:
+        size = con.execute(f"select count(*) from marts.{segment}").fetchone()[0]
+        assert size > 0, segment
+
+
+def test_exports_only_consented_people(night, con):
+    exported = []
+    for path in (night["root"] / "outbox").rglob("*.csv"):
+        with path.open(encoding="utf-8", newline="") as handle:
+            exported.extend(row["email"] for row in csv.DictReader(handle))
+    assert exported
+
+    consented = {
+        row[0]
+        for row in con.execute(
+            "select email from marts.dim_customers "
+            "where has_email_consent and not coalesce(is_email_suppressed, false)"
+        ).fetchall()
+    }
+    unsubscribed = {
+        row[0]
+        for row in con.execute(
+            "select lower(trim(email)) from raw.email_activity "
+            "where lower(action) = 'unsubscribe'"
+        ).fetchall()
+    }
+    assert set(exported) <= consented
+    assert not set(exported) & unsubscribed
+
+
+def test_manifest_matches_files(night):
+    for manifest_path in (night["root"] / "outbox").rglob("manifest.json"):
+        manifest = json.loads(manifest_path.read_text())
+        for entry in manifest["files"]:
+            path = manifest_path.parent / entry["file"]
+            with path.open(encoding="utf-8", newline="") as handle:
+                rows = sum(1 for _ in csv.reader(handle)) - 1
+            assert rows == entry["row_count"], path
+
+
+def test_second_run_adds_nothing(night, con):
+    assert raw_counts(con) == night["counts_after_first"]
+    assert outbox_files(night["root"] / "outbox") == night["files_after_first"]
+
+
+def test_summary_printed(night):
+    stdout = night["stdout"]
+    assert "Rows per layer" in stdout
+    assert "records resolved into" in stdout
+    assert "Segments" in stdout
+    assert "Audience files" in stdout
