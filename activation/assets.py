@@ -1,6 +1,5 @@
 """One Dagster asset per destination in ``activation/destinations.yml``."""
 
-from __future__ import annotations
 
 import os
 from datetime import date, datetime
@@ -26,12 +25,12 @@ def run_date() -> date:
 
 def build_destination_asset(destination: Destination) -> dg.AssetsDefinition:
     upstream = [
-        dg.AssetKey([destination.segment_model(s)]) for s in destination.segments
+        dg.AssetKey(["marts", destination.segment_model(s)]) for s in destination.segments
     ]
 
     @dg.asset(
         key=dg.AssetKey(["outbox", destination.name]),
-        deps=[*upstream, dg.AssetKey(["dim_customers"])],
+        deps=[*upstream, dg.AssetKey(["marts", "dim_customers"])],
         group_name="activation",
         kinds={"csv"},
         owners=["team:marketing-ops"],

@@ -1,6 +1,5 @@
 """Dagster asset for identity resolution between the intermediate models and marts."""
 
-from __future__ import annotations
 
 import dagster as dg
 
@@ -17,7 +16,7 @@ def _metric(value: float | None) -> float | None:
 
 @dg.asset(
     key=dg.AssetKey(["identity", "record_customers"]),
-    deps=[dg.AssetKey([name]) for name in UPSTREAM_MODELS],
+    deps=[dg.AssetKey(["intermediate", name]) for name in UPSTREAM_MODELS],
     group_name="identity",
     kinds={"duckdb", "python"},
     owners=["team:data-platform"],

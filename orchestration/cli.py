@@ -27,8 +27,11 @@ def _configure_logging(verbose: bool) -> None:
         format="%(message)s",
         handlers=[RichHandler(console=console, show_path=False)],
     )
-    for noisy in ("dagster", "splink", "py4j", "httpx"):
+    for noisy in ("splink", "great_expectations", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Dagster's console logger prints run events itself; without this, every event
+    # would be printed a second time through the root handler.
+    logging.getLogger("dagster").propagate = False
 
 
 def prepare_dagster_home() -> Path:

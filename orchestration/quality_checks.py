@@ -4,7 +4,6 @@ A failing blocking check stops the assets downstream of it, so a broken golden
 record never reaches the audience exports.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 
@@ -15,7 +14,7 @@ DIM_CUSTOMERS_COLUMNS = "customer_id, email, phone, has_email_consent"
 
 
 @dg.asset_check(
-    asset=dg.AssetKey(["dim_customers"]),
+    asset=dg.AssetKey(["marts", "dim_customers"]),
     name="great_expectations_suite",
     blocking=True,
     description="Great Expectations suite dim_customers: unique customer ids, valid "

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -34,5 +36,7 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
         "dbt": DbtCliResource(
             project_dir=dbt_project,
             profiles_dir=str(settings.DBT_PROJECT_DIR),
+            # The venv's dbt, so the command works without an activated venv.
+            dbt_executable=str(Path(sys.executable).with_name("dbt")),
         ),
     }

@@ -98,7 +98,11 @@ def render(summary: RunSummary, outbox: Path, console: Console | None = None) ->
 
     exports = Table(title=f"Audience files (consented people only) in {outbox}")
     for column in ("destination", "segment", "rows", "file"):
-        exports.add_column(column, justify="right" if column == "rows" else "left")
+        exports.add_column(
+            column,
+            justify="right" if column == "rows" else "left",
+            overflow="fold",
+        )
     for destination, segment, rows, run_date, file in summary.exports:
         path = Path(destination) / str(run_date) / file
         exports.add_row(destination, segment, f"{rows:,}", str(path))
