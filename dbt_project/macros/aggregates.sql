@@ -1,0 +1,43 @@
+{#
+    Value of a column on the row with the smallest (min_by_non_null) or largest
+    (max_by_non_null) order_by, ignoring rows where the column is null. Used for
+    "latest known value" and golden-record survivorship. Ties in order_by give an
+    arbitrary row, so callers pass a unique ordering.
+#}
+{% macro min_by_non_null(column, order_by) %}
+    {{ return(adapter.dispatch('min_by_non_null', 'cdp')(column, order_by)) }}
+{% endmacro %}
+
+{% macro default__min_by_non_null(column, order_by) -%}
+    min_by({{ column }}, {{ order_by }}) filter (where {{ column }} is not null)
+{%- endmacro %}
+
+{% macro duckdb__min_by_non_null(column, order_by) -%}
+    arg_min({{ column }}, {{ order_by }}) filter (where {{ column }} is not null)
+{%- endmacro %}
+
+
+{% macro max_by_non_null(column, order_by) %}
+    {{ return(adapter.dispatch('max_by_non_null', 'cdp')(column, order_by)) }}
+{% endmacro %}
+
+{% macro default__max_by_non_null(column, order_by) -%}
+    max_by({{ column }}, {{ order_by }}) filter (where {{ column }} is not null)
+{%- endmacro %}
+
+{% macro duckdb__max_by_non_null(column, order_by) -%}
+    arg_max({{ column }}, {{ order_by }}) filter (where {{ column }} is not null)
+{%- endmacro %}
+
+
+{# Hash of several columns, nulls included, as one key column. #}
+{% macro surrogate_key(columns) -%}
+    {%- set parts = [] -%}
+    {%- for column in columns -%}
+        {%- do parts.append(
+            "coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '_null_')"
+        ) -%}
+        {%- if not loop.last -%}{%- do parts.append("'|'") -%}{%- endif -%}
+    {%- endfor -%}
+    {{ dbt.hash(dbt.concat(parts)) }}
+{%- endmacro %}

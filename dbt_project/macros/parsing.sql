@@ -1,0 +1,121 @@
+{#
+    Parsers from exported text to typed values. Each takes a SQL expression over a
+    VARCHAR column. Engine-specific parsing (strptime formats, time zones, JSON)
+    sits in the duckdb__ implementations.
+#}
+
+{# Trimmed text, or null when the value is blank. #}
+{% macro clean_text(expression) -%}
+    nullif(trim({{ expression }}), '')
+{%- endmacro %}
+
+
+{# Boolean from the yes/no spellings of the exports (true/false, yes/no, ja/nein,
+   1/0); null for blanks and anything else. #}
+{% macro parse_boolean(expression) -%}
+    case
+        when lower(trim({{ expression }})) in ('true', 't', 'yes', 'y', 'ja', 'j', '1', 'x')
+            then true
+        when lower(trim({{ expression }})) in ('false', 'f', 'no', 'n', 'nein', '0')
+            then false
+    end
+{%- endmacro %}
+
+
+{# Decimal from text with a dot or a comma as decimal separator ("49.90", "49,90").
+   A comma next to a dot is read as a thousands separator ("1,049.90"). #}
+{% macro parse_decimal(expression, precision=18, scale=2) -%}
+    {%- set text = "trim(" ~ expression ~ ")" -%}
+    {%- set normalized -%}
+        case
+            when {{ text }} like '%,%' and {{ text }} not like '%.%'
+                then replace({{ text }}, ',', '.')
+            else replace({{ text }}, ',', '')
+        end
+    {%- endset -%}
+    {{ dbt.safe_cast(normalized, "decimal(" ~ precision ~ ", " ~ scale ~ ")") }}
+{%- endmacro %}
+
+
+{#
+    UTC timestamp (without time zone) from the timestamp formats of the exports:
+    ISO 8601 with "Z" or an offset, Shopify's "2025-06-01 10:15:00 +0200", Unix
+    epoch seconds, and local times without an offset, which are read in
+    local_time_zone (an IANA name such as 'Europe/Berlin'). Null when unparsable.
+#}
+{% macro parse_timestamp_utc(expression, local_time_zone='UTC') %}
+    {{ return(adapter.dispatch('parse_timestamp_utc', 'cdp')(expression, local_time_zone)) }}
+{% endmacro %}
+
+{% macro default__parse_timestamp_utc(expression, local_time_zone) %}
+    {{ cdp.raise_not_implemented('parse_timestamp_utc') }}
+{% endmacro %}
+
+{% macro duckdb__parse_timestamp_utc(expression, local_time_zone) -%}
+    {%- set text = "trim(" ~ expression ~ ")" -%}
+    case
+        when regexp_matches({{ text }}, '\d:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)$')
+            then timezone('UTC', coalesce(
+                try_cast({{ text }} as timestamptz),
+                try_strptime({{ text }}, ['%Y-%m-%d %H:%M:%S %z', '%Y-%m-%d %H:%M %z'])
+            ))
+        when regexp_matches({{ text }}, '^\d{9,10}(\.\d+)?$')
+            then timezone('UTC', to_timestamp(cast({{ text }} as double)))
+        else timezone('UTC', timezone('{{ local_time_zone }}', coalesce(
+            try_cast({{ text }} as timestamp),
+            try_strptime({{ text }}, [
+                '%d.%m.%Y %H:%M:%S', '%d.%m.%Y %H:%M', '%d.%m.%Y', '%Y/%m/%d %H:%M:%S'
+            ])
+        )))
+    end
+{%- endmacro %}
+
+
+{# Date from ISO (1985-04-12), German (12.04.1985) or day-first slash (12/04/1985)
+   text; null when unparsable. #}
+{% macro parse_date(expression) %}
+    {{ return(adapter.dispatch('parse_date', 'cdp')(expression)) }}
+{% endmacro %}
+
+{% macro default__parse_date(expression) %}
+    {{ cdp.raise_not_implemented('parse_date') }}
+{% endmacro %}
+
+{% macro duckdb__parse_date(expression) -%}
+    cast(coalesce(
+        try_cast(trim({{ expression }}) as timestamp),
+        try_strptime(trim({{ expression }}), ['%d.%m.%Y', '%d/%m/%Y', '%Y%m%d'])
+    ) as date)
+{%- endmacro %}
+
+
+{# Text at a dotted path ('address.city') inside a JSON document stored as text;
+   null when the document is not valid JSON or the path is missing. #}
+{% macro json_text(expression, path) %}
+    {{ return(adapter.dispatch('json_text', 'cdp')(expression, path)) }}
+{% endmacro %}
+
+{% macro default__json_text(expression, path) %}
+    {{ cdp.raise_not_implemented('json_text') }}
+{% endmacro %}
+
+{% macro duckdb__json_text(expression, path) -%}
+    case
+        when json_valid({{ expression }})
+            then nullif(trim(json_extract_string({{ expression }}, '$.{{ path }}')), '')
+    end
+{%- endmacro %}
+
+
+{# True when the text matches a regular expression (not anchored; use ^ and $). #}
+{% macro regexp_like(expression, pattern) %}
+    {{ return(adapter.dispatch('regexp_like', 'cdp')(expression, pattern)) }}
+{% endmacro %}
+
+{% macro default__regexp_like(expression, pattern) -%}
+    regexp_like({{ expression }}, '{{ pattern }}')
+{%- endmacro %}
+
+{% macro duckdb__regexp_like(expression, pattern) -%}
+    regexp_matches({{ expression }}, '{{ pattern }}')
+{%- endmacro %}

@@ -1,0 +1,73 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'shop_orders') }}
+
+),
+
+renamed as (
+
+    select
+        {{ cdp.clean_text('order_name') }} as order_id,
+        {{ cdp.clean_text('lineitem_sku') }} as sku,
+        {{ cdp.clean_text('lineitem_name') }} as product_name,
+        {{ dbt.safe_cast(cdp.parse_decimal('lineitem_quantity', 18, 0), 'integer') }}
+            as quantity,
+        {{ cdp.parse_decimal('lineitem_price') }} as unit_price,
+        _file,
+        _row_number
+    from source
+
+),
+
+-- An order exported on several nights keeps the lines of the newest file.
+latest_files as (
+
+    select
+        order_id,
+        max(_file) as latest_file
+    from renamed
+    where order_id is not null
+    group by order_id
+
+),
+
+latest_lines as (
+
+    select renamed.*
+    from renamed
+    inner join latest_files
+        on renamed.order_id = latest_files.order_id
+        and renamed._file = latest_files.latest_file
+
+),
+
+numbered as (
+
+    select
+        *,
+        row_number() over (partition by order_id order by _row_number) as line_number
+    from latest_lines
+
+),
+
+final as (
+
+    select
+        {{ dbt.concat(['order_id', "'/'", 'cast(line_number as ' ~ dbt.type_string() ~ ')']) }}
+            as order_line_id,
+        order_id,
+        line_number,
+        sku,
+        product_name,
+        quantity,
+        unit_price,
+        quantity * unit_price as line_amount,
+        _file,
+        _row_number
+    from numbered
+
+)
+
+select * from final

@@ -1,0 +1,125 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'shop_orders') }}
+
+),
+
+renamed as (
+
+    select
+        {{ cdp.clean_text('order_name') }} as order_id,
+        {{ cdp.clean_text('order_id') }} as shopify_order_id,
+        email,
+        lower({{ cdp.clean_text('financial_status') }}) as financial_status,
+        lower({{ cdp.clean_text('fulfillment_status') }}) as fulfillment_status,
+        {{ cdp.parse_boolean('accepts_marketing') }} as has_accepted_marketing,
+        upper({{ cdp.clean_text('currency') }}) as currency,
+        {{ cdp.parse_decimal('subtotal') }} as subtotal,
+        {{ cdp.parse_decimal('shipping') }} as shipping,
+        {{ cdp.parse_decimal('taxes') }} as taxes,
+        {{ cdp.parse_decimal('total') }} as total,
+        {{ cdp.clean_text('discount_code') }} as discount_code,
+        {{ cdp.parse_timestamp_utc('created_at') }} as ordered_at,
+        {{ cdp.parse_timestamp_utc('paid_at') }} as paid_at,
+        {{ dbt.safe_cast(cdp.parse_decimal('lineitem_quantity', 18, 0), 'integer') }}
+            as quantity,
+        billing_name,
+        billing_street,
+        billing_city,
+        billing_zip,
+        {{ cdp.normalize_country('billing_country') }} as billing_country_code,
+        billing_phone,
+        _file,
+        _row_number
+    from source
+
+),
+
+-- An order exported on several nights keeps its version from the newest file.
+latest_files as (
+
+    select
+        order_id,
+        max(_file) as latest_file
+    from renamed
+    where order_id is not null
+    group by order_id
+
+),
+
+latest_lines as (
+
+    select
+        renamed.*,
+        row_number() over (
+            partition by renamed.order_id order by renamed._row_number
+        ) as line_number
+    from renamed
+    inner join latest_files
+        on renamed.order_id = latest_files.order_id
+        and renamed._file = latest_files.latest_file
+
+),
+
+line_totals as (
+
+    select
+        order_id,
+        count(*) as line_count,
+        sum(quantity) as item_count
+    from latest_lines
+    group by order_id
+
+),
+
+-- Shopify fills the order fields on the first line item only.
+first_lines as (
+
+    select * from latest_lines where line_number = 1
+
+),
+
+final as (
+
+    select
+        first_lines.order_id,
+        first_lines.shopify_order_id,
+        {{ cdp.normalize_email('first_lines.email') }} as email,
+        {{ cdp.first_name_from_full_name('first_lines.billing_name') }}
+            as billing_first_name,
+        {{ cdp.last_name_from_full_name('first_lines.billing_name') }}
+            as billing_last_name,
+        {{ cdp.normalize_phone(
+            'first_lines.billing_phone',
+            cdp.phone_region('first_lines.billing_country_code')
+        ) }} as billing_phone,
+        {{ cdp.normalize_name('first_lines.billing_street') }} as billing_street,
+        {{ cdp.normalize_postal_code(
+            'first_lines.billing_zip', 'first_lines.billing_country_code'
+        ) }} as billing_postal_code,
+        {{ cdp.normalize_name('first_lines.billing_city') }} as billing_city,
+        first_lines.billing_country_code,
+        first_lines.financial_status,
+        first_lines.fulfillment_status,
+        first_lines.has_accepted_marketing,
+        first_lines.currency,
+        first_lines.subtotal,
+        first_lines.shipping,
+        first_lines.taxes,
+        first_lines.total,
+        first_lines.discount_code,
+        first_lines.ordered_at,
+        first_lines.paid_at,
+        line_totals.line_count,
+        line_totals.item_count,
+        first_lines._file,
+        first_lines._row_number
+    from first_lines
+    inner join line_totals
+        on first_lines.order_id = line_totals.order_id
+
+)
+
+select * from final
