@@ -1,0 +1,123 @@
+"""Snapshot of the Dagster graph: a change to assets, jobs or schedules shows up here.
+
+Loading the definitions parses the dbt project when its manifest is stale, so this
+test also proves that the real project and dagster-dbt agree.
+"""
+
+import dagster as dg
+import pytest
+
+ASSETS = [
+    "identity/record_customers",
+    "intermediate/int_email_addresses_bounced",
+    "intermediate/int_email_consent_signals",
+    "intermediate/int_identifiers",
+    "intermediate/int_person_records",
+    "intermediate/int_person_records_first_seen",
+    "intermediate/int_run_context",
+    "intermediate/int_web_profiles",
+    "marts/customer_email_consent",
+    "marts/customer_source_records",
+    "marts/customer_traits",
+    "marts/dim_customers",
+    "marts/fct_email_activities",
+    "marts/fct_events",
+    "marts/fct_orders",
+    "marts/fct_support_tickets",
+    "marts/segment_engaged_non_buyers",
+    "marts/segment_high_value_customers",
+    "marts/segment_lapsed_buyers",
+    "marts/segment_memberships",
+    "outbox/loyalty_program",
+    "outbox/newsletter_tool",
+    "raw/crm_contacts",
+    "raw/email_activity",
+    "raw/helpdesk_tickets",
+    "raw/shop_orders",
+    "raw/social_leads",
+    "raw/web_events",
+    "staging/fx_rates_to_eur",
+    "staging/stg_crm__contacts",
+    "staging/stg_email__activities",
+    "staging/stg_helpdesk__tickets",
+    "staging/stg_identity__record_customers",
+    "staging/stg_shop__order_lines",
+    "staging/stg_shop__orders",
+    "staging/stg_social__leads",
+    "staging/stg_web__events",
+]
+
+
+@pytest.fixture(scope="module")
+def defs(tmp_path_factory, monkeypatch_module):
+    root = tmp_path_factory.mktemp("defs")
+    monkeypatch_module.setenv("CDP_WAREHOUSE", str(root / "warehouse.duckdb"))
+    monkeypatch_module.setenv("DAGSTER_HOME", str(root / "dagster"))
+    from orchestration.definitions import defs as definitions
+
+    return definitions
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.fixture(scope="module")
+def graph(defs):
+    return defs.resolve_asset_graph()
+
+
+def parents(graph, key: str) -> set[str]:
+    node = graph.get(dg.AssetKey.from_user_string(key))
+    return {p.to_user_string() for p in node.parent_keys}
+
+
+def test_asset_list_unchanged(graph):
+    keys = sorted(k.to_user_string() for k in graph.get_all_asset_keys())
+    assert keys == ASSETS
+
+
+def test_identity_runs_after_intermediate(graph):
+    upstream = parents(graph, "identity/record_customers")
+    assert upstream == {
+        "intermediate/int_person_records",
+        "intermediate/int_identifiers",
+    }
+
+
+def test_marts_read_identity_through_staging(graph):
+    upstream = parents(graph, "staging/stg_identity__record_customers")
+    assert upstream == {"identity/record_customers"}
+
+
+def test_exports_depend_on_their_segments(graph):
+    upstream = parents(graph, "outbox/newsletter_tool")
+    assert "marts/segment_engaged_non_buyers" in upstream
+    assert "marts/segment_lapsed_buyers" in upstream
+    assert "marts/dim_customers" in upstream
+
+
+def test_every_asset_grouped_and_described(graph):
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.group_name != "default", key
+        assert node.description, key
+
+
+def test_nightly_schedule_at_two_berlin(defs):
+    schedule = defs.resolve_schedule_def("nightly_at_two")
+    assert schedule.cron_schedule == "0 2 * * *"
+    assert schedule.execution_timezone == "Europe/Berlin"
+    assert schedule.job_name == "nightly"
+
+
+def test_consent_suite_blocks_exports(defs):
+    checks = {
+        (spec.asset_key.to_user_string(), spec.name): spec
+        for check in defs.asset_checks or []
+        for spec in check.check_specs
+    }
+    suite = checks[("marts/dim_customers", "great_expectations_suite")]
+    assert suite.blocking
