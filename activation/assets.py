@@ -1,6 +1,5 @@
 """One Dagster asset per destination in ``activation/destinations.yml``."""
 
-
 import os
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -25,7 +24,8 @@ def run_date() -> date:
 
 def build_destination_asset(destination: Destination) -> dg.AssetsDefinition:
     upstream = [
-        dg.AssetKey(["marts", destination.segment_model(s)]) for s in destination.segments
+        dg.AssetKey(["marts", destination.segment_model(s)])
+        for s in destination.segments
     ]
 
     @dg.asset(

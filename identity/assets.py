@@ -1,6 +1,5 @@
 """Dagster asset for identity resolution between the intermediate models and marts."""
 
-
 import dagster as dg
 
 from identity.resolve import resolve_identities

@@ -1,7 +1,5 @@
 """Dagster assets that load each source's landing files into ``raw``."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from ingestion.loader import FileLoadResult, load_source

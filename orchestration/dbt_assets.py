@@ -6,7 +6,6 @@ the middle for a Python step, so the project runs as two dbt asset definitions:
 staging and intermediate before identity, the identity staging model and marts after.
 """
 
-
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any

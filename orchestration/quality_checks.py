@@ -4,7 +4,6 @@ A failing blocking check stops the assets downstream of it, so a broken golden
 record never reaches the audience exports.
 """
 
-
 import dagster as dg
 
 from ingestion.quality import validate_frame
