@@ -9,8 +9,8 @@ import pytest
 
 ASSETS = [
     "identity/record_customers",
-    "intermediate/int_email_addresses_bounced",
     "intermediate/int_email_consent_signals",
+    "intermediate/int_email_suppressions",
     "intermediate/int_identifiers",
     "intermediate/int_person_records",
     "intermediate/int_person_records_first_seen",

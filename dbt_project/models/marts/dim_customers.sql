@@ -15,9 +15,9 @@ email_consent as (
 
 ),
 
-bounced_addresses as (
+suppressed_addresses as (
 
-    select * from {{ ref('int_email_addresses_bounced') }}
+    select * from {{ ref('int_email_suppressions') }}
 
 ),
 
@@ -80,16 +80,16 @@ final as (
         email_consent.has_email_consent,
         email_consent.email_consent_source,
         email_consent.email_consent_updated_at,
-        bounced_addresses.email is not null as has_hard_bounced,
-        bounced_addresses.email is not null or email_consent.is_unsubscribed
+        coalesce(suppressed_addresses.has_hard_bounced, false) as has_hard_bounced,
+        suppressed_addresses.email is not null or email_consent.is_unsubscribed
             as is_email_suppressed
     from golden_records
     inner join source_lists
         on golden_records.customer_id = source_lists.customer_id
     inner join email_consent
         on golden_records.customer_id = email_consent.customer_id
-    left join bounced_addresses
-        on golden_records.email = bounced_addresses.email
+    left join suppressed_addresses
+        on golden_records.email = suppressed_addresses.email
 
 )
 

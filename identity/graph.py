@@ -1,0 +1,226 @@
+"""Deterministic links: records that share an identifier value.
+
+Grain of the link table: one row per (record pair, identifier type), with the smaller
+record_key on the left. Three kinds of values never link records:
+
+- placeholders that forms and exports put in place of a missing value
+  (``normalize.PLACEHOLDER_VALUES``, phone numbers made of one repeated digit),
+- values found on more than ``max_records_per_identifier`` records, such as a shop's
+  own phone number typed into many orders. Such a value identifies no single person,
+  and its pairs would grow quadratically,
+- emails and phone numbers on records whose first names conflict (Anna and Markus),
+  typically an address a household shares. Linking on it would merge the household.
+
+All three go to ``identity.skipped_identifiers`` with the reason, for review.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import duckdb
+
+from identity.normalize import (
+    first_names_conflict_sql,
+    fold_text_sql,
+    placeholder_condition,
+)
+from identity.sql import fetch_value
+from identity.tables import IDENTIFIERS, PERSON_RECORDS, scratch_table
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_RECORDS_PER_IDENTIFIER = 50
+
+CLEAN_IDENTIFIERS = scratch_table("identifiers_clean")
+SKIPPED = scratch_table("skipped_identifiers")
+IDENTIFIER_LINKS = scratch_table("identifier_links")
+
+
+@dataclass(frozen=True)
+class IdentifierGraphStats:
+    """Counts from one build of the deterministic links."""
+
+    identifier_rows: int
+    placeholder_values: int
+    over_shared_values: int
+    conflicting_name_values: int
+    links: int
+
+    @property
+    def skipped_values(self) -> int:
+        return (
+            self.placeholder_values
+            + self.over_shared_values
+            + self.conflicting_name_values
+        )
+
+
+def build_identifier_links(
+    con: duckdb.DuckDBPyConnection,
+    max_records_per_identifier: int = DEFAULT_MAX_RECORDS_PER_IDENTIFIER,
+    skip_conflicting_names: bool = True,
+) -> IdentifierGraphStats:
+    """Write the deterministic links and the skipped identifier values to scratch.
+
+    Reads ``intermediate.int_identifiers`` for records present in
+    ``intermediate.int_person_records``. Writes ``identifier_links`` (record_key_l,
+    record_key_r, identifier_type) and ``skipped_identifiers`` in the scratch database;
+    ``resolve`` copies the latter to the warehouse with the rest of the run's output.
+    """
+    if max_records_per_identifier < 2:
+        raise ValueError(
+            "max_records_per_identifier must be at least 2, because a value on one "
+            f"record links nothing; got {max_records_per_identifier}"
+        )
+
+    identifier_rows = _write_clean_identifiers(con)
+    skipped = _write_skipped(con, max_records_per_identifier, skip_conflicting_names)
+    links = _write_links(con)
+
+    stats = IdentifierGraphStats(
+        identifier_rows=identifier_rows,
+        placeholder_values=skipped.get("placeholder", 0),
+        over_shared_values=skipped.get("over_shared", 0),
+        conflicting_name_values=skipped.get("conflicting_names", 0),
+        links=links,
+    )
+    logger.info(
+        "Built %d identifier links from %d identifier rows; skipped %d placeholder "
+        "values, %d values shared by more than %d records and %d emails or phone "
+        "numbers on records with conflicting first names",
+        links,
+        identifier_rows,
+        stats.placeholder_values,
+        stats.over_shared_values,
+        max_records_per_identifier,
+        stats.conflicting_name_values,
+    )
+    return stats
+
+
+def _write_clean_identifiers(con: duckdb.DuckDBPyConnection) -> int:
+    con.execute(f"""
+        create or replace table {CLEAN_IDENTIFIERS} as
+        select distinct
+            i.record_key,
+            i.identifier_type,
+            trim(i.identifier_value) as identifier_value
+        from {IDENTIFIERS} as i
+        inner join {PERSON_RECORDS} as p
+            on i.record_key = p.record_key
+        where i.identifier_value is not null
+    """)
+    orphans = fetch_value(
+        con,
+        f"""
+        select count(*) from {IDENTIFIERS} as i
+        anti join {PERSON_RECORDS} as p on i.record_key = p.record_key
+    """,
+    )
+    if orphans:
+        logger.warning(
+            "Ignored %d identifier rows whose record_key is not in %s; check the dbt "
+            "models that build both tables",
+            orphans,
+            PERSON_RECORDS,
+        )
+    return fetch_value(con, f"select count(*) from {CLEAN_IDENTIFIERS}")
+
+
+def _write_skipped(
+    con: duckdb.DuckDBPyConnection,
+    max_records_per_identifier: int,
+    skip_conflicting_names: bool,
+) -> dict[str, int]:
+    is_placeholder = placeholder_condition("identifier_value", "identifier_type")
+    conflict_types = "('email', 'phone')" if skip_conflicting_names else "(null)"
+    con.execute(
+        f"""
+        create or replace table {SKIPPED} as
+        with value_counts as (
+            select
+                identifier_type,
+                identifier_value,
+                count(distinct record_key) as record_count,
+                {is_placeholder} as is_placeholder
+            from {CLEAN_IDENTIFIERS}
+            group by identifier_type, identifier_value
+        ),
+
+        named_records as (
+            select
+                c.identifier_type,
+                c.identifier_value,
+                c.record_key,
+                {fold_text_sql("p.first_name")} as first_name,
+                {fold_text_sql("p.last_name")} as last_name
+            from {CLEAN_IDENTIFIERS} as c
+            inner join value_counts as v
+                using (identifier_type, identifier_value)
+            inner join {PERSON_RECORDS} as p
+                using (record_key)
+            where c.identifier_type in {conflict_types}
+                and not v.is_placeholder
+                and v.record_count <= $max_records
+        ),
+
+        conflicting as (
+            select distinct l.identifier_type, l.identifier_value
+            from named_records as l
+            inner join named_records as r
+                on l.identifier_type = r.identifier_type
+                and l.identifier_value = r.identifier_value
+                and l.record_key < r.record_key
+            where {first_names_conflict_sql("l", "r")}
+        ),
+
+        classified as (
+            select
+                v.identifier_type,
+                v.identifier_value,
+                v.record_count,
+                case
+                    when v.is_placeholder then 'placeholder'
+                    when v.record_count > $max_records then 'over_shared'
+                    when c.identifier_value is not null then 'conflicting_names'
+                end as reason
+            from value_counts as v
+            left join conflicting as c
+                using (identifier_type, identifier_value)
+        )
+
+        select * from classified where reason is not null
+        """,
+        {"max_records": max_records_per_identifier},
+    )
+    return dict(
+        con.execute(
+            f"select reason, count(*) from {SKIPPED} group by reason"
+        ).fetchall()
+    )
+
+
+def _write_links(con: duckdb.DuckDBPyConnection) -> int:
+    con.execute(f"""
+        create or replace table {IDENTIFIER_LINKS} as
+        with usable as (
+            select c.*
+            from {CLEAN_IDENTIFIERS} as c
+            anti join {SKIPPED} as s
+                on c.identifier_type = s.identifier_type
+                and c.identifier_value = s.identifier_value
+        )
+
+        select distinct
+            l.record_key as record_key_l,
+            r.record_key as record_key_r,
+            l.identifier_type
+        from usable as l
+        inner join usable as r
+            on l.identifier_type = r.identifier_type
+            and l.identifier_value = r.identifier_value
+            and l.record_key < r.record_key
+    """)
+    return fetch_value(con, f"select count(*) from {IDENTIFIER_LINKS}")

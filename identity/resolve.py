@@ -1,0 +1,345 @@
+"""Entry point: resolve every person record in the warehouse to a customer_id.
+
+One run reads ``intermediate.int_person_records`` and ``intermediate.int_identifiers``
+and replaces ``identity.record_customers``, ``identity.match_pairs`` and
+``identity.skipped_identifiers`` in one transaction, appending one row to
+``identity.resolution_metrics``. Running it twice on the same data gives the same
+rows apart from the resolved_at timestamps.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from identity.clustering import RECORD_CLUSTERS, cluster_records
+from identity.evaluation import PairwiseMetrics, evaluate_against_ground_truth
+from identity.graph import (
+    DEFAULT_MAX_RECORDS_PER_IDENTIFIER,
+    IDENTIFIER_LINKS,
+    SKIPPED,
+    build_identifier_links,
+)
+from identity.scratch import scratch_database
+from identity.splink_model import (
+    DEFAULT_MODEL_PATH,
+    SPLINK_LINKS,
+    create_linker,
+    model_settings,
+    predict_links,
+    prepare_matching_records,
+    settings_differences,
+)
+from identity.sql import fetch_row, fetch_value
+from identity.tables import (
+    IDENTITY_SCHEMA,
+    MATCH_PAIRS,
+    PERSON_RECORDS,
+    RECORD_CUSTOMERS,
+    RESOLUTION_METRICS,
+    SKIPPED_IDENTIFIERS,
+)
+from identity.training import save_model, train_linker
+
+logger = logging.getLogger(__name__)
+
+# Match probability at or above which a Splink pair links two records.
+DEFAULT_THRESHOLD = 0.9
+
+
+@dataclass(frozen=True)
+class ResolutionResult:
+    """Counts and scores of one run.
+
+    pairs_deterministic counts record pairs that share at least one identifier value,
+    so a pair sharing an email and a phone number counts once (match_pairs has one
+    row per identifier type). pairs_splink counts pairs at or above ``threshold``.
+    precision, recall and f1 are pairwise scores, None without ground truth.
+    """
+
+    resolved_at: datetime
+    records: int
+    customers: int
+    pairs_deterministic: int
+    pairs_splink: int
+    skipped_identifiers: int
+    threshold: float
+    model_trained: bool
+    precision: float | None = None
+    recall: float | None = None
+    f1: float | None = None
+
+
+def resolve_identities(
+    con: duckdb.DuckDBPyConnection,
+    ground_truth: Path | None = None,
+    model_path: Path = DEFAULT_MODEL_PATH,
+    threshold: float = DEFAULT_THRESHOLD,
+    max_records_per_identifier: int = DEFAULT_MAX_RECORDS_PER_IDENTIFIER,
+) -> ResolutionResult:
+    """Link, cluster and write the identity tables of the warehouse behind ``con``.
+
+    ``ground_truth`` is a CSV with source,source_record_id,person_id; when given and
+    present, the run is scored against it. A missing ``model_path`` is not an error:
+    the run trains a model on the warehouse data, saves it there and logs a warning.
+    """
+    # Splink 5.0.0 turns a threshold of 1 into the match weight "inf" and then fails
+    # on its own SQL, so 1 is excluded along with 0.
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(
+            "threshold must be a match probability between 0 and 1, both excluded; "
+            f"got {threshold}"
+        )
+
+    started = time.perf_counter()
+    resolved_at = datetime.now(UTC).replace(tzinfo=None)
+    records = _count_records(con)
+
+    with scratch_database(con) as splink_cursor:
+        graph = build_identifier_links(con, max_records_per_identifier)
+        prepare_matching_records(con)
+        model_trained, pairs_splink = _score_pairs(
+            splink_cursor, model_path, threshold, records
+        )
+        customers = cluster_records(con)
+        metrics = _evaluate(con, ground_truth)
+
+        pairs_deterministic = fetch_value(
+            con,
+            f"select count(*) from (select distinct record_key_l, record_key_r "
+            f"from {IDENTIFIER_LINKS})",
+        )
+        result = ResolutionResult(
+            resolved_at=resolved_at,
+            records=records,
+            customers=customers,
+            pairs_deterministic=pairs_deterministic,
+            pairs_splink=pairs_splink,
+            skipped_identifiers=graph.skipped_values,
+            threshold=threshold,
+            model_trained=model_trained,
+            precision=metrics.precision if metrics else None,
+            recall=metrics.recall if metrics else None,
+            f1=metrics.f1 if metrics else None,
+        )
+        _write_outputs(con, result)
+
+    logger.info(
+        "Resolved %d records into %d customers (%d identifier pairs, %d Splink pairs "
+        "at threshold %s) in %.1f s",
+        records,
+        customers,
+        pairs_deterministic,
+        pairs_splink,
+        threshold,
+        time.perf_counter() - started,
+    )
+    return result
+
+
+def _count_records(con: duckdb.DuckDBPyConnection) -> int:
+    records, distinct_keys = fetch_row(
+        con, f"select count(*), count(distinct record_key) from {PERSON_RECORDS}"
+    )
+    if records != distinct_keys:
+        raise ValueError(
+            f"{PERSON_RECORDS} has {records - distinct_keys} duplicate or NULL "
+            "record_key values; it must hold one row per record, so fix the dbt model "
+            "before resolving identities"
+        )
+    return records
+
+
+def _score_pairs(
+    splink_cursor: duckdb.DuckDBPyConnection,
+    model_path: Path,
+    threshold: float,
+    records: int,
+) -> tuple[bool, int]:
+    """Run Splink and return (whether a model was trained, pairs kept)."""
+    if records < 2:
+        splink_cursor.execute(f"""
+            create or replace table {SPLINK_LINKS} (
+                record_key_l varchar, record_key_r varchar,
+                match_probability double, match_weight double
+            )
+        """)
+        return False, 0
+
+    model_trained = not model_path.is_file()
+    if model_trained:
+        logger.warning(
+            "No Splink model at %s; training one on the %d records in the warehouse "
+            "and saving it there. Review and commit the file so later runs reuse it",
+            model_path,
+            records,
+        )
+        trainee = create_linker(splink_cursor, model_settings())
+        train_linker(trainee)
+        save_model(trainee, model_path)
+        trainee.table_management.delete_tables_created_by_splink_from_db()
+    else:
+        _warn_if_model_is_stale(model_path)
+
+    # Always score with the model as saved, so this run matches the runs that reuse
+    # the file. A level never observed in training scores differently in memory
+    # (m = 1e-6) than after a reload (Splink's default m).
+    linker = create_linker(splink_cursor, model_path)
+
+    pairs = predict_links(linker, splink_cursor, threshold)
+    linker.table_management.delete_tables_created_by_splink_from_db()
+    return model_trained, pairs
+
+
+def _warn_if_model_is_stale(model_path: Path) -> None:
+    differences = settings_differences(model_path)
+    if differences:
+        logger.warning(
+            "The saved Splink model %s differs from model_settings() in: %s. The run "
+            "uses the saved model; retrain with `python -m identity.training` to "
+            "apply the current settings",
+            model_path,
+            ", ".join(differences),
+        )
+
+
+def _evaluate(
+    con: duckdb.DuckDBPyConnection, ground_truth: Path | None
+) -> PairwiseMetrics | None:
+    if ground_truth is None:
+        return None
+    if not ground_truth.is_file():
+        logger.warning("Ground truth %s not found; skipping evaluation", ground_truth)
+        return None
+    return evaluate_against_ground_truth(con, RECORD_CLUSTERS, ground_truth)
+
+
+def _write_outputs(con: duckdb.DuckDBPyConnection, result: ResolutionResult) -> None:
+    con.execute(f"create schema if not exists {IDENTITY_SCHEMA}")
+    for ddl in _OUTPUT_TABLES_DDL:
+        con.execute(ddl)
+
+    con.begin()
+    try:
+        _replace_record_customers(con, result.resolved_at)
+        _replace_match_pairs(con)
+        _replace_skipped_identifiers(con, result.resolved_at)
+        _append_metrics(con, result)
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    logger.info(
+        "Wrote %s, %s and %s; appended one row to %s",
+        RECORD_CUSTOMERS,
+        MATCH_PAIRS,
+        SKIPPED_IDENTIFIERS,
+        RESOLUTION_METRICS,
+    )
+
+
+_OUTPUT_TABLES_DDL = (
+    f"""create table if not exists {RECORD_CUSTOMERS} (
+        record_key varchar not null,
+        source varchar not null,
+        source_record_id varchar not null,
+        customer_id varchar not null,
+        resolved_at timestamp not null
+    )""",
+    f"""create table if not exists {MATCH_PAIRS} (
+        record_key_l varchar not null,
+        record_key_r varchar not null,
+        link_type varchar not null,
+        match_probability double,
+        match_weight double
+    )""",
+    f"""create table if not exists {SKIPPED_IDENTIFIERS} (
+        identifier_type varchar not null,
+        identifier_value varchar,
+        record_count bigint not null,
+        reason varchar not null,
+        skipped_at timestamp not null
+    )""",
+    f"""create table if not exists {RESOLUTION_METRICS} (
+        resolved_at timestamp not null,
+        records bigint not null,
+        customers bigint not null,
+        pairs_deterministic bigint not null,
+        pairs_splink bigint not null,
+        "precision" double,
+        recall double,
+        f1 double
+    )""",
+)
+
+
+def _replace_record_customers(
+    con: duckdb.DuckDBPyConnection, resolved_at: datetime
+) -> None:
+    con.execute(f"delete from {RECORD_CUSTOMERS}")
+    con.execute(
+        f"""
+        insert into {RECORD_CUSTOMERS}
+        select p.record_key, p.source, p.source_record_id, c.customer_id, $resolved_at
+        from {PERSON_RECORDS} as p
+        inner join {RECORD_CLUSTERS} as c using (record_key)
+        order by p.record_key
+        """,
+        {"resolved_at": resolved_at},
+    )
+
+
+def _replace_match_pairs(con: duckdb.DuckDBPyConnection) -> None:
+    # Identifier links are certain by construction: probability 1, and no finite
+    # match weight, so match_weight stays NULL.
+    con.execute(f"delete from {MATCH_PAIRS}")
+    con.execute(f"""
+        insert into {MATCH_PAIRS}
+        select
+            record_key_l,
+            record_key_r,
+            'identifier:' || identifier_type,
+            1.0,
+            null
+        from {IDENTIFIER_LINKS}
+        union all
+        select record_key_l, record_key_r, 'splink', match_probability, match_weight
+        from {SPLINK_LINKS}
+        order by 1, 2, 3
+    """)
+
+
+def _replace_skipped_identifiers(
+    con: duckdb.DuckDBPyConnection, resolved_at: datetime
+) -> None:
+    con.execute(f"delete from {SKIPPED_IDENTIFIERS}")
+    con.execute(
+        f"""
+        insert into {SKIPPED_IDENTIFIERS}
+        select identifier_type, identifier_value, record_count, reason, $resolved_at
+        from {SKIPPED}
+        order by identifier_type, identifier_value
+        """,
+        {"resolved_at": resolved_at},
+    )
+
+
+def _append_metrics(con: duckdb.DuckDBPyConnection, result: ResolutionResult) -> None:
+    con.execute(
+        f"insert into {RESOLUTION_METRICS} values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            result.resolved_at,
+            result.records,
+            result.customers,
+            result.pairs_deterministic,
+            result.pairs_splink,
+            result.precision,
+            result.recall,
+            result.f1,
+        ],
+    )

@@ -1,0 +1,323 @@
+"""The Splink model: matching columns, comparisons and blocking rules in one place.
+
+The trained model lives in ``identity/model/splink_model.json`` and is reused on every
+run, so match probabilities do not drift from night to night. ``training.train_model``
+rebuilds it from ``model_settings()``; a change to the settings here takes effect only
+after retraining.
+
+Matching columns are prepared in SQL from ``intermediate.int_person_records`` with the
+expressions in ``identity.normalize``: names, street and city lower-cased with umlauts
+folded (ä -> ae, ö -> oe, ü -> ue, ß -> ss) and other accents stripped, so "Müller",
+"MUELLER" and "Mueller" compare equal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+from splink.blocking_rule_library import CustomRule
+
+from identity.graph import SKIPPED
+from identity.normalize import (
+    fold_text_sql,
+    phone_placeholder_condition,
+    placeholder_condition,
+    street_sql,
+)
+from identity.sql import fetch_value
+from identity.tables import PERSON_RECORDS, scratch_table
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL_PATH = Path(__file__).parent / "model" / "splink_model.json"
+
+# Splink resolves the input table by its bare name in the scratch database, and looks
+# its columns up in information_schema by that name, so the name must be unique across
+# every attached database.
+MATCHING_RECORDS_NAME = "identity_matching_records"
+MATCHING_RECORDS = scratch_table(MATCHING_RECORDS_NAME)
+SPLINK_LINKS = scratch_table("splink_links")
+
+# Share of true matches whose phone numbers differ (a mobile and a landline, a new
+# number), fixed rather than trained. EM on data without number changes estimates it
+# near zero, and one differing number would then veto any match.
+# NOTE: an assumption, not a measurement; revisit with labelled pairs.
+PHONE_MISMATCH_M_PROBABILITY = 0.1
+
+PREDICTION_BLOCKING_RULES = [
+    block_on("first_name", "last_name"),
+    block_on("last_name", "birth_date"),
+    block_on("first_name", "birth_date"),
+    block_on("birth_date", "postal_code"),
+    block_on("first_name", "postal_code"),
+    block_on("last_name", "postal_code"),
+    block_on("street", "postal_code"),
+    block_on("email_local_part"),
+    block_on("phone"),
+    CustomRule("l.first_name = r.last_name and l.last_name = r.first_name"),
+]
+
+
+def prepare_matching_records(con: duckdb.DuckDBPyConnection) -> int:
+    """Write the matching columns for every person record to the scratch database.
+
+    Emails and phone numbers that ``graph.build_identifier_links`` skipped
+    (placeholders, over-shared values and values on records with conflicting first
+    names) become NULL here too, so they add no evidence in Splink either. Returns the
+    number of records.
+    """
+    skipped_emails = (
+        f"select lower(identifier_value) from {SKIPPED} where identifier_type = 'email'"
+    )
+    skipped_phones = (
+        f"select identifier_value from {SKIPPED} where identifier_type = 'phone'"
+    )
+    email = "lower(trim(email))"
+    phone = "trim(phone)"
+
+    con.execute(f"""
+        create or replace table {MATCHING_RECORDS} as
+        with cleaned as (
+            select
+                record_key,
+                {fold_text_sql("first_name")} as first_name,
+                {fold_text_sql("last_name")} as last_name,
+                birth_date,
+                {street_sql("street")} as street,
+                nullif(regexp_replace(upper(postal_code), '\\s+', '', 'g'), '')
+                    as postal_code,
+                {fold_text_sql("city")} as city,
+                case
+                    when {placeholder_condition(email)} then null
+                    when {email} in ({skipped_emails}) then null
+                    else nullif({email}, '')
+                end as email,
+                case
+                    when {phone_placeholder_condition(phone)} then null
+                    when {phone} in ({skipped_phones}) then null
+                    else nullif({phone}, '')
+                end as phone
+            from {PERSON_RECORDS}
+        )
+
+        select
+            *,
+            nullif(split_part(email, '@', 1), '') as email_local_part
+        from cleaned
+    """)
+    return fetch_value(con, f"select count(*) from {MATCHING_RECORDS}")
+
+
+def model_settings() -> SettingsCreator:
+    """Return the untrained model: comparisons, blocking rules and EM limits."""
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="record_key",
+        comparisons=[
+            _name_comparison("first_name", "last_name"),
+            _name_comparison("last_name", "first_name"),
+            cl.DateOfBirthComparison("birth_date", input_is_string=False),
+            _street_comparison(),
+            _postal_code_comparison(),
+            _city_comparison(),
+            _email_comparison(),
+            _phone_comparison(),
+        ],
+        blocking_rules_to_generate_predictions=PREDICTION_BLOCKING_RULES,
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=False,
+        max_iterations=50,
+        em_convergence=0.0001,
+    )
+
+
+def settings_differences(model_path: Path) -> list[str]:
+    """Name the parts of a saved model that differ from ``model_settings()``.
+
+    Compares what decides which pairs are scored and how: the link type, the unique
+    id column, the blocking rules and each comparison's levels (their SQL and TF
+    columns). Trained parameters are ignored. An empty list means no difference.
+    """
+    saved = json.loads(model_path.read_text(encoding="utf-8"))
+    current = model_settings().create_settings_dict("duckdb")
+
+    differences = [
+        key
+        for key in ("link_type", "unique_id_column_name")
+        if saved.get(key) != current[key]
+    ]
+    if _blocking_rule_sqls(saved) != _blocking_rule_sqls(current):
+        differences.append("blocking_rules_to_generate_predictions")
+    if _comparison_shapes(saved) != _comparison_shapes(current):
+        differences.append("comparisons")
+    return differences
+
+
+def _blocking_rule_sqls(settings: dict[str, Any]) -> list[str]:
+    rules = settings.get("blocking_rules_to_generate_predictions", [])
+    return [r["blocking_rule"] if isinstance(r, dict) else r for r in rules]
+
+
+def _comparison_shapes(settings: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            comparison.get("output_column_name"),
+            tuple(
+                (level.get("sql_condition"), level.get("tf_adjustment_column"))
+                for level in comparison.get("comparison_levels", [])
+            ),
+        )
+        for comparison in settings.get("comparisons", [])
+    ]
+
+
+def create_linker(
+    splink_cursor: duckdb.DuckDBPyConnection,
+    settings: SettingsCreator | dict[str, Any] | Path,
+) -> Linker:
+    """Create a Linker over the prepared matching records in the scratch database.
+
+    ``splink_cursor`` must come from ``scratch.scratch_database`` so that Splink's
+    working tables land in the scratch database. ``log_level=None`` leaves Splink's
+    loggers to the application's logging setup instead of attaching a stderr handler.
+    """
+    db_api = DuckDBAPI(connection=splink_cursor)
+    records = db_api.register(MATCHING_RECORDS_NAME)
+    return Linker(records, settings, log_level=None)
+
+
+def predict_links(
+    linker: Linker, splink_cursor: duckdb.DuckDBPyConnection, threshold: float
+) -> int:
+    """Score the blocked pairs and write those at or above ``threshold`` to scratch.
+
+    ``threshold`` is a match probability in [0, 1] and ``splink_cursor`` the cursor
+    the linker was created on. Returns the number of pairs kept.
+    """
+    # Splink's own warning about untrained levels would repeat on every run, so
+    # training reports them once instead (training.train_linker).
+    predictions = linker.inference.predict(
+        threshold_match_probability=threshold, warning_mode="never"
+    )
+    splink_cursor.execute(f"""
+        create or replace table {SPLINK_LINKS} as
+        select
+            least(record_key_l, record_key_r) as record_key_l,
+            greatest(record_key_l, record_key_r) as record_key_r,
+            match_probability,
+            match_weight
+        from {predictions.physical_name}
+    """)
+    predictions.drop_table_from_database_and_remove_from_cache()
+    return fetch_value(splink_cursor, f"select count(*) from {SPLINK_LINKS}")
+
+
+def _name_comparison(column: str, other_name_column: str) -> cl.CustomComparison:
+    # The reversed level catches first and last name entered in swapped fields, the
+    # containment level short forms such as Alex for Alexander or Hannes for Johannes.
+    contains = (
+        f"least(length({column}_l), length({column}_r)) >= 3 and ("
+        f"starts_with({column}_l, {column}_r) or starts_with({column}_r, {column}_l) "
+        f"or ends_with({column}_l, {column}_r) or ends_with({column}_r, {column}_l))"
+    )
+    return cl.CustomComparison(
+        output_column_name=column,
+        comparison_levels=[
+            cll.NullLevel(column),
+            cll.ExactMatchLevel(column, term_frequency_adjustments=True),
+            cll.JaroWinklerLevel(column, 0.92),
+            cll.ColumnsReversedLevel(column, other_name_column).configure(
+                label_for_charts=f"{column} matches the other record's "
+                f"{other_name_column}"
+            ),
+            cll.CustomLevel(contains, label_for_charts="One name contains the other"),
+            cll.JaroWinklerLevel(column, 0.8),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _street_comparison() -> cl.CustomComparison:
+    # The house number may come first or last, depending on the country's layout.
+    number_l = "regexp_extract(street_l, '[0-9]+[a-z]?')"
+    number_r = "regexp_extract(street_r, '[0-9]+[a-z]?')"
+    return cl.CustomComparison(
+        output_column_name="street",
+        comparison_levels=[
+            cll.NullLevel("street"),
+            cll.ExactMatchLevel("street"),
+            cll.CustomLevel(
+                f"{number_l} = {number_r} "
+                "and jaro_winkler_similarity(street_l, street_r) >= 0.88",
+                label_for_charts="Same house number, similar street name",
+            ),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _postal_code_comparison() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="postal_code",
+        comparison_levels=[
+            cll.NullLevel("postal_code"),
+            cll.ExactMatchLevel("postal_code"),
+            cll.CustomLevel(
+                "left(postal_code_l, 3) = left(postal_code_r, 3)",
+                label_for_charts="Same first three characters",
+            ),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _city_comparison() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="city",
+        comparison_levels=[
+            cll.NullLevel("city"),
+            cll.ExactMatchLevel("city", term_frequency_adjustments=True),
+            cll.JaroWinklerLevel("city", 0.9),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _email_comparison() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="email",
+        comparison_levels=[
+            cll.NullLevel("email"),
+            cll.ExactMatchLevel("email"),
+            cll.ExactMatchLevel("email_local_part").configure(
+                label_for_charts="Same local part, other domain"
+            ),
+            cll.JaroWinklerLevel("email_local_part", 0.88),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _phone_comparison() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="phone",
+        comparison_levels=[
+            cll.NullLevel("phone"),
+            cll.ExactMatchLevel("phone"),
+            cll.CustomLevel(
+                "right(phone_l, 8) = right(phone_r, 8)",
+                label_for_charts="Same last eight digits",
+            ),
+            cll.DamerauLevenshteinLevel("phone", 1),
+            cll.ElseLevel().configure(
+                m_probability=PHONE_MISMATCH_M_PROBABILITY, fix_m_probability=True
+            ),
+        ],
+    )

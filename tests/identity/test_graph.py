@@ -1,0 +1,247 @@
+"""Deterministic links through shared identifiers, run through resolve_identities."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from identity.resolve import resolve_identities
+
+
+def customer_of(con, record_key: str) -> str:
+    rows = con.execute(
+        "select customer_id from identity.record_customers where record_key = ?",
+        [record_key],
+    ).fetchall()
+    assert len(rows) == 1, f"{record_key} has {len(rows)} rows in record_customers"
+    return rows[0][0]
+
+
+def test_shared_email_links_records_into_one_customer(build_warehouse, person_record):
+    con = build_warehouse(
+        [
+            person_record("crm_contacts", "1", first_name="Anna", email="anna@web.de"),
+            person_record("shop_orders", "#1001", email="anna@web.de"),
+            person_record("email_activity", "anna@web.de", email="anna@web.de"),
+        ]
+    )
+
+    result = resolve_identities(con)
+
+    customer = customer_of(con, "crm_contacts:1")
+    assert customer_of(con, "shop_orders:#1001") == customer
+    assert customer_of(con, "email_activity:anna@web.de") == customer
+    assert result.customers == 1
+    assert result.pairs_deterministic == 3
+
+
+def test_identifier_chain_links_transitively(build_warehouse, person_record):
+    con = build_warehouse(
+        [
+            person_record("crm_contacts", "1", email="a@web.de"),
+            person_record("shop_orders", "#1", email="a@web.de", phone="+4930123456"),
+            person_record("helpdesk_tickets", "7", phone="+4930123456"),
+            person_record("web_events", "user:u1"),
+            person_record("web_events", "anon:x1"),
+        ],
+        extra_identifiers=[
+            ("helpdesk_tickets:7", "user_id", "u1"),
+            ("web_events:user:u1", "user_id", "u1"),
+            ("web_events:anon:x1", "user_id", "u1"),
+            ("web_events:anon:x1", "anonymous_id", "x1"),
+        ],
+    )
+
+    result = resolve_identities(con)
+
+    assert result.customers == 1
+    link_types = {
+        row[0]
+        for row in con.execute("select link_type from identity.match_pairs").fetchall()
+    }
+    assert link_types == {"identifier:email", "identifier:phone", "identifier:user_id"}
+
+
+@pytest.mark.parametrize(
+    ("identifier_type", "placeholder"),
+    [
+        ("email", "test@test.com"),
+        ("email", "N/A"),
+        ("email", "unknown"),
+        ("email", ""),
+        ("phone", "0000000000"),
+        ("phone", "+49 170 0000000"),
+        ("phone", "+491111111111"),
+    ],
+)
+def test_placeholder_values_do_not_link(
+    build_warehouse, person_record, identifier_type, placeholder
+):
+    con = build_warehouse(
+        [
+            person_record("crm_contacts", "1", first_name="Anna", last_name="Berg"),
+            person_record("crm_contacts", "2", first_name="Omar", last_name="Yilmaz"),
+        ],
+        extra_identifiers=[
+            ("crm_contacts:1", identifier_type, placeholder),
+            ("crm_contacts:2", identifier_type, placeholder),
+        ],
+    )
+
+    result = resolve_identities(con)
+
+    assert result.customers == 2
+    assert result.pairs_deterministic == 0
+    skipped = con.execute(
+        "select identifier_type, reason, record_count from identity.skipped_identifiers"
+    ).fetchall()
+    assert skipped == [(identifier_type, "placeholder", 2)]
+
+
+def test_over_shared_identifier_is_skipped_and_audited(build_warehouse, person_record):
+    store_phone = "+49301234567"
+    records = [
+        person_record(
+            "shop_orders",
+            f"#{number}",
+            first_name=first_name,
+            last_name="Kunde",
+            birth_date=date(1970 + number, 1, 1),
+            phone=store_phone,
+        )
+        for number, first_name in enumerate(("Anna", "Berta", "Carl", "Dora"))
+    ]
+    con = build_warehouse(records)
+
+    result = resolve_identities(con, max_records_per_identifier=3)
+
+    assert result.pairs_deterministic == 0
+    assert result.customers == 4
+    skipped = con.execute(
+        "select identifier_type, identifier_value, record_count, reason "
+        "from identity.skipped_identifiers"
+    ).fetchall()
+    assert skipped == [("phone", store_phone, 4, "over_shared")]
+
+
+def test_identifier_shared_up_to_limit_still_links(build_warehouse, person_record):
+    records = [
+        person_record("shop_orders", f"#{number}", email="family@web.de")
+        for number in range(3)
+    ]
+    con = build_warehouse(records)
+
+    result = resolve_identities(con, max_records_per_identifier=3)
+
+    assert result.customers == 1
+    assert result.skipped_identifiers == 0
+
+
+def test_identifier_without_person_record_is_ignored(
+    build_warehouse, person_record, caplog
+):
+    con = build_warehouse(
+        [person_record("crm_contacts", "1", email="a@web.de")],
+        extra_identifiers=[("crm_contacts:999", "email", "a@web.de")],
+    )
+
+    result = resolve_identities(con)
+
+    assert result.records == 1
+    assert result.pairs_deterministic == 0
+    assert "Ignored 1 identifier rows" in caplog.text
+
+
+def test_household_email_with_conflicting_names_is_skipped(
+    build_warehouse, person_record
+):
+    household = {
+        "last_name": "Schmidt",
+        "email": "familie.schmidt@web.de",
+        "street": "Lindenstraße 12",
+        "postal_code": "04109",
+        "city": "Leipzig",
+    }
+    con = build_warehouse(
+        [
+            person_record(
+                "crm_contacts",
+                "1",
+                first_name="Anna",
+                birth_date=date(1984, 3, 12),
+                **household,
+            ),
+            person_record(
+                "crm_contacts",
+                "2",
+                first_name="Markus",
+                birth_date=date(1979, 11, 2),
+                **household,
+            ),
+        ]
+    )
+
+    result = resolve_identities(con)
+
+    assert result.customers == 2
+    assert result.pairs_deterministic == 0
+    skipped = con.execute(
+        "select identifier_type, identifier_value, record_count, reason "
+        "from identity.skipped_identifiers"
+    ).fetchall()
+    assert skipped == [("email", "familie.schmidt@web.de", 2, "conflicting_names")]
+
+
+@pytest.mark.parametrize(
+    ("first_name_l", "first_name_r"),
+    [
+        ("Alexander", "Alex"),
+        ("Johannes", "Hannes"),
+        ("Katharina", "Katharian"),
+        ("Jürgen", "JUERGEN"),
+    ],
+)
+def test_shared_email_links_name_variants(
+    build_warehouse, person_record, first_name_l, first_name_r
+):
+    con = build_warehouse(
+        [
+            person_record(
+                "crm_contacts", "1", first_name=first_name_l, email="a@web.de"
+            ),
+            person_record(
+                "shop_orders", "#1", first_name=first_name_r, email="a@web.de"
+            ),
+        ]
+    )
+
+    result = resolve_identities(con)
+
+    assert result.customers == 1
+    assert result.skipped_identifiers == 0
+
+
+def test_shared_email_links_swapped_names(build_warehouse, person_record):
+    con = build_warehouse(
+        [
+            person_record(
+                "crm_contacts",
+                "1",
+                first_name="Jürgen",
+                last_name="Weiß",
+                email="j.weiss@gmx.de",
+            ),
+            person_record(
+                "shop_orders",
+                "#1",
+                first_name="Weiß",
+                last_name="Jürgen",
+                email="j.weiss@gmx.de",
+            ),
+        ]
+    )
+
+    result = resolve_identities(con)
+
+    assert result.customers == 1
