@@ -7,6 +7,7 @@ contact fields, a consent flag on every row).
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 
@@ -17,6 +18,9 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 import great_expectations as gx
 from great_expectations.data_context.types.base import ProgressBarsConfig
+
+# Great Expectations logs its context setup at INFO on every validation.
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"

@@ -96,14 +96,15 @@ def render(summary: RunSummary, outbox: Path, console: Console | None = None) ->
         segments.add_row(name, f"{size:,}")
     console.print(segments)
 
-    exports = Table(title=f"Audience files (consented people only) in {outbox}")
-    for column in ("destination", "segment", "rows", "file"):
-        exports.add_column(
-            column,
-            justify="right" if column == "rows" else "left",
-            overflow="fold",
-        )
-    for destination, segment, rows, run_date, file in summary.exports:
-        path = Path(destination) / str(run_date) / file
-        exports.add_row(destination, segment, f"{rows:,}", str(path))
+    exports = Table(title="Audience files (consented people only)")
+    for column in ("destination", "segment", "rows"):
+        exports.add_column(column, justify="right" if column == "rows" else "left")
+    folders = []
+    for destination, segment, rows, run_date, _file in summary.exports:
+        exports.add_row(destination, segment, f"{rows:,}")
+        folder = outbox / destination / str(run_date)
+        if folder not in folders:
+            folders.append(folder)
     console.print(exports)
+    for folder in folders:
+        console.print(f"  written to {folder}/", soft_wrap=True)
