@@ -11,6 +11,7 @@ from orchestration.dbt_assets import dbt_after_identity, dbt_before_identity
 from orchestration.jobs import nightly_job, nightly_schedule
 from orchestration.quality_checks import dim_customers_expectations
 from orchestration.resources import build_resources
+from orchestration.sensors import new_extracts_sensor
 
 defs = dg.Definitions(
     assets=[
@@ -23,5 +24,6 @@ defs = dg.Definitions(
     asset_checks=[*source_checks, dim_customers_expectations],
     jobs=[nightly_job],
     schedules=[nightly_schedule],
+    sensors=[new_extracts_sensor],
     resources=build_resources(),
 )

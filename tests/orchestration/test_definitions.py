@@ -121,3 +121,28 @@ def test_consent_suite_blocks_exports(defs):
     }
     suite = checks[("marts/dim_customers", "great_expectations_suite")]
     assert suite.blocking
+
+
+def test_new_extracts_sensor_stopped_by_default(defs):
+    sensor = defs.resolve_sensor_def("new_extracts_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+    assert sensor.job_name == "nightly"
+
+
+def test_sensor_requests_run_only_on_change(tmp_path, monkeypatch):
+    from orchestration.sensors import new_extracts_sensor
+
+    monkeypatch.setenv("CDP_LANDING_DIR", str(tmp_path))
+    folder = tmp_path / "crm_contacts"
+    folder.mkdir()
+    (folder / "crm_contacts_2026-11-30.csv").write_text("Record ID\n1\n")
+
+    first = new_extracts_sensor(dg.build_sensor_context(cursor=None))
+    unchanged = new_extracts_sensor(dg.build_sensor_context(cursor=first.run_key))
+    (folder / "crm_contacts_2026-12-01.csv").write_text("Record ID\n2\n")
+    changed = new_extracts_sensor(dg.build_sensor_context(cursor=first.run_key))
+
+    assert isinstance(first, dg.RunRequest)
+    assert isinstance(unchanged, dg.SkipReason)
+    assert isinstance(changed, dg.RunRequest)
+    assert changed.run_key != first.run_key
