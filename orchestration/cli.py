@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from orchestration import settings
+from orchestration.run_lock import RunLockTimeout, run_lock
 
 console = Console()
 logger = logging.getLogger(__name__)
@@ -66,13 +67,28 @@ def main(verbose: bool) -> None:
 
 
 @main.command()
-def run() -> None:
+@click.option(
+    "--lock-wait",
+    type=click.FloatRange(min=0),
+    default=3600,
+    show_default=True,
+    help="Seconds to wait for another cdp run on the same warehouse to finish.",
+)
+def run(lock_wait: float) -> None:
     """Run the nightly job in this process, then print the run summary."""
+    warehouse = settings.warehouse_path()
+    try:
+        with run_lock(warehouse, wait_seconds=lock_wait):
+            _run_nightly(warehouse)
+    except RunLockTimeout as error:
+        raise click.ClickException(str(error)) from error
+
+
+def _run_nightly(warehouse: Path) -> None:
     from dagster import DagsterInstance
 
     from orchestration import summary
 
-    warehouse = settings.warehouse_path()
     check_warehouse_writable(warehouse)
     prepare_dagster_home()
     console.print(f"Warehouse: {warehouse}\nExtracts:  {settings.landing_dir()}")
