@@ -133,10 +133,12 @@ def _json_value_sql(key: str) -> str:
 def _stage_jsonl(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> None:
     con.execute(
         "create or replace temp table _jsonl_lines as "
-        "select row_number() over () as line_number, line "
+        "select line_number, case when line_number = 1 "
+        "then ltrim(line, chr(65279)) else line end as line "
+        "from (select row_number() over () as line_number, line "
         "from read_csv(?, columns = {'line': 'VARCHAR'}, header = false, "
         "auto_detect = false, delim = chr(0), quote = '', escape = '', "
-        "strict_mode = false)",
+        "strict_mode = false))",
         [str(path)],
     )
     # Split valid and invalid lines into separate tables first: DuckDB may evaluate

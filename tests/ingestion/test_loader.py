@@ -217,3 +217,13 @@ def test_load_log_balances_per_file(con, tmp_path):
         ("crm_contacts_2026-11-29.csv", 2, 1, 1),
         ("crm_contacts_2026-11-30.csv", 1, 1, 0),
     ]
+
+
+def test_jsonl_with_byte_order_mark_loads(con, tmp_path):
+    landing = tmp_path / "landing"
+    line = json.dumps({"messageId": "m1", "type": "track"})
+    write(landing, WEB_EVENTS, "web_events_2026-11-30.jsonl", "\ufeff" + line + "\n")
+
+    [result] = load_source(con, WEB_EVENTS, landing)
+
+    assert (result.rows_loaded, result.rows_rejected) == (1, 0)
