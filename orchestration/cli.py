@@ -14,6 +14,7 @@ import click
 import duckdb
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.table import Table
 
 from orchestration import settings
 from orchestration.run_lock import RunLockTimeout, run_lock
@@ -28,7 +29,7 @@ def _configure_logging(verbose: bool) -> None:
         format="%(message)s",
         handlers=[RichHandler(console=console, show_path=False)],
     )
-    for noisy in ("splink", "great_expectations", "httpx"):
+    for noisy in ("splink", "great_expectations", "httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # Dagster's console logger prints run events itself; without this, every event
     # would be printed a second time through the root handler.
@@ -53,8 +54,10 @@ def check_warehouse_writable(path: Path) -> None:
     except duckdb.IOException as error:
         raise click.ClickException(
             f"the warehouse {path} is locked by another process ({error}). "
-            "DuckDB allows one writer: stop the other process (a running job in "
-            "`cdp dev`, a DuckDB shell) or open it with read_only=True, then retry."
+            "DuckDB allows one writer, and any open connection, read-only ones "
+            "included, blocks it: close every other process that has the file "
+            "open (a job started in `cdp dev`, a notebook, a DuckDB shell), then "
+            "retry."
         ) from error
 
 
@@ -131,7 +134,8 @@ def show_summary() -> None:
     type=click.IntRange(min=1),
     default=2000,
     show_default=True,
-    help="Number of true persons to generate.",
+    help="Number of customers to generate; anonymous-only web visitors (about "
+    "20%) come on top of them.",
 )
 @click.option(
     "--seed",
@@ -143,9 +147,9 @@ def show_summary() -> None:
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data"),
-    show_default=True,
-    help="Folder that receives landing/ and ground_truth/.",
+    required=True,
+    help="Folder that receives landing/ and ground_truth/; its existing landing "
+    "files for the same date are overwritten.",
 )
 @click.option(
     "--events-per-customer",
@@ -176,8 +180,14 @@ def generate(customers: int, seed: int, out: Path, events_per_customer: float) -
             events_per_customer=events_per_customer,
             progress=report,
         )
-    console.print(result)
-    console.print(f"Generated in {time.monotonic() - started:.1f} s into {out}.")
+    table = Table(title=f"Generated {result.persons:,} persons into {out}")
+    table.add_column("source")
+    table.add_column("rows", justify="right")
+    for source, rows in result.rows.items():
+        table.add_row(source, f"{rows:,}")
+    table.add_row("ground truth records", f"{result.ground_truth_rows:,}")
+    console.print(table)
+    console.print(f"Generated in {time.monotonic() - started:.1f} s.")
 
 
 @main.command()

@@ -16,7 +16,7 @@ from orchestration.dbt_project import dbt_project
 
 
 class DuckDBWarehouse(dg.ConfigurableResource):
-    """The warehouse file. Assets open it, write and close it, so dbt can open it next."""
+    """The warehouse file. Assets open, write and close it, so dbt can open it next."""
 
     path: str
 

@@ -16,6 +16,7 @@ LAYERS = ("raw", "staging", "intermediate", "identity", "marts", "activation")
 class RunSummary:
     rows_per_layer: dict[str, tuple[int, int]] = field(default_factory=dict)
     identity: dict | None = None
+    known_customers: int | None = None
     segments: dict[str, int] = field(default_factory=dict)
     exports: list[tuple] = field(default_factory=list)
 
@@ -51,6 +52,9 @@ def collect(warehouse: Path) -> RunSummary:
             row = cursor.fetchone()
             summary.identity = dict(zip(names, row, strict=True)) if row else None
 
+        if "dim_customers" in _tables(con, "marts"):
+            summary.known_customers = _count(con, "marts", "dim_customers")
+
         for table in _tables(con, "marts"):
             if table.startswith("segment_") and table != "segment_memberships":
                 summary.segments[table.removeprefix("segment_")] = _count(
@@ -82,9 +86,16 @@ def render(summary: RunSummary, outbox: Path, console: Console | None = None) ->
 
     if summary.identity:
         m = summary.identity
+        known = ""
+        if summary.known_customers is not None:
+            anonymous = m["customers"] - summary.known_customers
+            known = (
+                f" ({summary.known_customers:,} known customers in "
+                f"marts.dim_customers, {anonymous:,} with anonymous web visits only)"
+            )
         console.print(
             f"Identity: {m['records']:,} records resolved into "
-            f"{m['customers']:,} customers. Pairwise precision "
+            f"{m['customers']:,} customers{known}. Pairwise precision "
             f"{_format_metric(m.get('precision'))}, recall "
             f"{_format_metric(m.get('recall'))}, F1 {_format_metric(m.get('f1'))}."
         )
