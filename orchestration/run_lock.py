@@ -1,8 +1,8 @@
 """A lock file that serializes ``cdp run`` processes on one warehouse.
 
 DuckDB lets one process write to a database file. Two runs started together would
-otherwise fail midway with a lock error from whichever step collided; with this lock
-the second run waits for the first and says so.
+otherwise fail midway with a lock error from whichever step collided. With this lock,
+the second run waits for the first and logs that it is waiting.
 """
 
 import fcntl
