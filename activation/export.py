@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -40,6 +41,24 @@ CONSENT_FILTERS = {
     "email": "c.has_email_consent and not coalesce(c.is_email_suppressed, false) "
     "and c.email is not null",
 }
+
+
+FORMULA_PREFIXES = ("=", "@", "\t", "\r", "+", "-")
+SIGNED_NUMBER = re.compile(r"[+-][0-9 ().-]*")
+
+
+def neutralize_formula(value):
+    """Prefix a text value that a spreadsheet would run as a formula with a quote.
+
+    Marketers open audience files in spreadsheets, where a cell starting with ``=``,
+    ``@``, ``+`` or ``-`` is evaluated. Phone numbers such as ``+4930123456`` stay as
+    they are, because a signed number runs nothing.
+    """
+    if not isinstance(value, str) or not value.startswith(FORMULA_PREFIXES):
+        return value
+    if SIGNED_NUMBER.fullmatch(value):
+        return value
+    return "'" + value
 
 
 @dataclass(frozen=True)
@@ -87,7 +106,7 @@ def write_segment_file(
     def write(handle):
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerows([neutralize_formula(v) for v in row] for row in rows)
 
     _write_atomically(path, write)
     return ExportedFile(segment, path.name, len(rows), _sha256(path), header)

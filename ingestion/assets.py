@@ -103,5 +103,42 @@ def build_accounting_check(source: Source) -> dg.AssetChecksDefinition:
     return _check
 
 
+LATEST_REJECTED_FILES = """
+select file, message from (
+    select file, status, message,
+        row_number() over (partition by file order by loaded_at desc) as recency
+    from raw._load_log where source = ?
+) where recency = 1 and status = 'rejected' order by file
+"""
+
+
+def build_rejected_files_check(source: Source) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey(["raw", source.table]),
+        name="no_rejected_files",
+        blocking=True,
+        description="Fails while a landing file of this source is rejected as a "
+        "whole (unreadable, required column missing). Blocking: the models and "
+        "exports downstream do not run on a night with a source file missing, so "
+        "an unsubscribe in that file cannot be skipped. Fix or remove the file.",
+    )
+    def _check(warehouse: DuckDBWarehouse) -> dg.AssetCheckResult:
+        with warehouse.connect(read_only=True) as con:
+            rejected = con.execute(LATEST_REJECTED_FILES, [source.name]).fetchall()
+        lines = [f"- {file}: {message}" for file, message in rejected]
+        return dg.AssetCheckResult(
+            passed=not rejected,
+            metadata={
+                "rejected_files": len(rejected),
+                "files": dg.MetadataValue.md("\n".join(lines) or "none"),
+            },
+        )
+
+    _check.__name__ = f"check_{source.table}_rejected_files"
+    return _check
+
+
 source_assets = [build_source_asset(source) for source in SOURCES]
-source_checks = [build_accounting_check(source) for source in SOURCES]
+source_checks = [build_accounting_check(source) for source in SOURCES] + [
+    build_rejected_files_check(source) for source in SOURCES
+]

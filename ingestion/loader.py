@@ -67,6 +67,19 @@ def landing_files(source: Source, landing_dir: Path) -> list[Path]:
     return sorted(p for p in folder.glob(source.file_pattern) if p.is_file())
 
 
+def unmatched_files(source: Source, landing_dir: Path) -> list[Path]:
+    """Files in a source's folder that its pattern does not match (never loaded)."""
+    folder = landing_dir / source.landing_folder
+    if not folder.is_dir():
+        return []
+    matched = set(landing_files(source, landing_dir))
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p not in matched and not p.name.startswith(".")
+    )
+
+
 def ensure_tables(con: duckdb.DuckDBPyConnection, source: Source) -> None:
     con.execute("create schema if not exists raw")
     con.execute(LOAD_LOG_DDL)
@@ -96,6 +109,13 @@ def load_source(
 ) -> list[FileLoadResult]:
     """Load every new file of one source; return one result per file seen."""
     ensure_tables(con, source)
+    folder = landing_dir / source.landing_folder
+    if not folder.is_dir():
+        logger.warning("no landing folder %s for source %s", folder, source.name)
+    for path in unmatched_files(source, landing_dir):
+        logger.warning(
+            "ignored %s: the name does not match %s", path.name, source.file_pattern
+        )
     results = []
     for path in landing_files(source, landing_dir):
         results.append(load_file(con, source, path))
@@ -115,7 +135,7 @@ def load_file(
     try:
         result = _load_in_transaction(con, source, path, sha, loaded_at)
         con.commit()
-    except (duckdb.Error, readers.SourceFileError) as error:
+    except Exception as error:  # noqa: BLE001 - any failure rejects this file only
         con.rollback()
         result = _record_rejected_file(con, source, path, sha, loaded_at, error)
     return result
@@ -130,6 +150,7 @@ def _load_in_transaction(
 ) -> FileLoadResult:
     staged = readers.stage_file(con, source, path)
     _reject_missing_required(con, source, staged)
+    _remove_previous_version(con, source, path.name)
 
     loaded = _insert_rows(con, source, staged, path.name, sha, loaded_at)
     rejected = _insert_rejects(con, source, staged, path.name, sha, loaded_at)
@@ -153,6 +174,33 @@ def _load_in_transaction(
         rejected,
     )
     return result
+
+
+def _remove_previous_version(
+    con: duckdb.DuckDBPyConnection, source: Source, file_name: str
+) -> None:
+    """Replace the rows of an earlier file with the same name but other content.
+
+    A source system that re-delivers a corrected extract under the same name means
+    the new version to count instead of the old one, not on top of it.
+    """
+    previous = con.execute(
+        "select count(*) from raw._load_log "
+        "where source = ? and file = ? and status = 'loaded'",
+        [source.name, file_name],
+    ).fetchone()[0]
+    if not previous:
+        return
+    logger.warning(
+        "%s was loaded before with other content; replacing that version", file_name
+    )
+    con.execute(f"delete from raw.{source.table} where _file = ?", [file_name])
+    con.execute(f"delete from raw.{source.table}__rejects where _file = ?", [file_name])
+    con.execute(
+        "update raw._load_log set status = 'superseded' "
+        "where source = ? and file = ? and status = 'loaded'",
+        [source.name, file_name],
+    )
 
 
 def _reject_missing_required(
@@ -222,6 +270,8 @@ def _log_result(
 def _record_rejected_file(con, source, path, sha, loaded_at, error) -> FileLoadResult:
     """Log a file that could not be loaded at all; none of its rows are kept."""
     message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    # DuckDB quotes the offending input after "Input:"; keep source data out of logs.
+    message = message.split("  Input:")[0].split(" Input:")[0]
     logger.error("rejected file %s for raw.%s: %s", path, source.table, message)
     result = FileLoadResult(source.name, path.name, sha, "rejected", message=message)
     _log_result(con, result, loaded_at)

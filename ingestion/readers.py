@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,8 @@ import duckdb
 import pandas as pd
 
 from ingestion.sources import Source
+
+logger = logging.getLogger(__name__)
 
 ROWS_TABLE = "_stage_rows"
 REJECTS_TABLE = "_stage_rejects"
@@ -60,7 +63,8 @@ def _read_csv_header(source: Source, path: Path) -> list[str]:
             header = next(csv.reader(handle, delimiter=source.delimiter), None)
     except UnicodeDecodeError as error:
         raise SourceFileError(
-            f"{path}: line 1: not valid {source.encoding} text ({error.reason})"
+            f"{path}: not valid {source.encoding} text near byte {error.start} "
+            f"({error.reason}); set the source's encoding"
         ) from error
     if not header:
         raise SourceFileError(f"{path}: line 1: missing header row")
@@ -75,6 +79,13 @@ def _header_to_columns(source: Source, path: Path, header: list[str]) -> list[st
     columns = []
     for position, name in enumerate(header):
         columns.append(source.columns.get(name.strip(), f"_unknown_{position}"))
+
+    duplicates = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicates:
+        names = ", ".join(duplicates)
+        raise SourceFileError(
+            f"{path}: line 1: duplicate column(s) in the header: {names}"
+        )
 
     missing = [
         export
@@ -93,6 +104,12 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> No
     column_types = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in columns) + "}"
     present = [c for c in source.raw_columns if c in columns]
     absent = [c for c in source.raw_columns if c not in columns]
+    if absent:
+        logger.warning(
+            "%s: optional column(s) missing from the header, loaded as empty: %s",
+            path.name,
+            ", ".join(absent),
+        )
 
     select_list = ", ".join(
         [f'"{c}"' for c in present] + [f'null::varchar as "{c}"' for c in absent]
@@ -131,6 +148,8 @@ def _json_value_sql(key: str) -> str:
 
 
 def _stage_jsonl(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> None:
+    con.execute("drop table if exists _jsonl_reject_errors")
+    con.execute("drop table if exists _jsonl_reject_scans")
     con.execute(
         "create or replace temp table _jsonl_lines as "
         "select line_number, case when line_number = 1 "
@@ -138,8 +157,17 @@ def _stage_jsonl(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> 
         "from (select row_number() over () as line_number, line "
         "from read_csv(?, columns = {'line': 'VARCHAR'}, header = false, "
         "auto_detect = false, delim = chr(0), quote = '', escape = '', "
-        "strict_mode = false))",
+        "strict_mode = false, store_rejects = true, "
+        "rejects_table = '_jsonl_reject_errors', "
+        "rejects_scan = '_jsonl_reject_scans'))",
         [str(path)],
+    )
+    # NOTE: after a line the reader rejects (invalid UTF-8, over 2 MB), the line
+    # numbers of the accepted lines that follow are one lower per rejected line.
+    con.execute(
+        f"insert into {REJECTS_TABLE} "
+        "select line, any_value(csv_line), string_agg(distinct error_message, '; ') "
+        "from _jsonl_reject_errors group by line"
     )
     # Split valid and invalid lines into separate tables first: DuckDB may evaluate
     # the JSON extraction before a filter, and it raises on malformed JSON.
@@ -181,7 +209,12 @@ def _flatten(record: dict, dotted_path: str) -> str | None:
 
 def _load_json_records(source: Source, path: Path) -> list:
     try:
-        document = json.loads(path.read_text(encoding=source.encoding))
+        encoding = (
+            "utf-8-sig"
+            if source.encoding.lower() in ("utf-8", "utf8")
+            else source.encoding
+        )
+        document = json.loads(path.read_text(encoding=encoding))
     except json.JSONDecodeError as error:
         raise SourceFileError(
             f"{path}: line {error.lineno} column {error.colno}: invalid JSON "
@@ -189,6 +222,9 @@ def _load_json_records(source: Source, path: Path) -> list:
         ) from error
     except UnicodeDecodeError as error:
         raise SourceFileError(f"{path}: not valid {source.encoding} text") from error
+    except (ValueError, RecursionError) as error:
+        # json raises these for numbers with thousands of digits and deep nesting.
+        raise SourceFileError(f"{path}: unreadable JSON ({error})") from error
 
     records = (
         document.get(source.json_records_path)

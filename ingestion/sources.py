@@ -147,7 +147,9 @@ EMAIL_ACTIVITY = Source(
         "Timestamp": "timestamp",
         "URL": "url",
     },
-    required=("email", "action", "timestamp"),
+    # The timestamp is not required: an unsubscribe without one must still reach
+    # the suppression list.
+    required=("email", "action"),
     key=("campaign_id", "email", "action", "timestamp"),
 )
 

@@ -19,6 +19,7 @@ class RunSummary:
     known_customers: int | None = None
     segments: dict[str, int] = field(default_factory=dict)
     exports: list[tuple] = field(default_factory=list)
+    rejected_files: list[tuple] = field(default_factory=list)
 
 
 def _tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
@@ -42,6 +43,14 @@ def collect(warehouse: Path) -> RunSummary:
             tables = _tables(con, schema)
             rows = sum(_count(con, schema, t) for t in tables)
             summary.rows_per_layer[schema] = (len(tables), rows)
+
+        if "_load_log" in _tables(con, "raw"):
+            summary.rejected_files = con.execute(
+                "select source, file, message from ("
+                "select *, row_number() over (partition by source, file "
+                "order by loaded_at desc) as recency from raw._load_log) "
+                "where recency = 1 and status = 'rejected' order by source, file"
+            ).fetchall()
 
         if "resolution_metrics" in _tables(con, "identity"):
             cursor = con.execute(
@@ -83,6 +92,12 @@ def render(summary: RunSummary, outbox: Path, console: Console | None = None) ->
     for schema, (tables, rows) in summary.rows_per_layer.items():
         layers.add_row(schema, str(tables), f"{rows:,}")
     console.print(layers)
+    for source, file, message in summary.rejected_files:
+        console.print(
+            f"[bold red]Rejected file[/] {source}/{file}: {message}. Models and "
+            "exports downstream of this source are held back until it is fixed.",
+            soft_wrap=True,
+        )
 
     if summary.identity:
         m = summary.identity

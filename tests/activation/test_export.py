@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from activation.destinations import Destination, load_destinations
-from activation.export import export_destination
+from activation.export import export_destination, neutralize_formula
 
 RUN_DATE = date(2026, 11, 30)
 
@@ -110,3 +110,18 @@ def test_invalid_destination_rejected(tmp_path):
 
     with pytest.raises(ValueError, match="consent must be one of"):
         load_destinations(config)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("-1+2", "'-1+2"),
+        ("+4930123456", "+4930123456"),
+        ("Anna", "Anna"),
+        (None, None),
+    ],
+)
+def test_spreadsheet_formulas_neutralized(value, expected):
+    assert neutralize_formula(value) == expected

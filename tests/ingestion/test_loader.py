@@ -227,3 +227,81 @@ def test_jsonl_with_byte_order_mark_loads(con, tmp_path):
     [result] = load_source(con, WEB_EVENTS, landing)
 
     assert (result.rows_loaded, result.rows_rejected) == (1, 0)
+
+
+def test_unreadable_json_number_rejects_file(con, tmp_path):
+    landing = tmp_path / "landing"
+    document = '{"tickets": [{"id": ' + "9" * 5000 + "}]}"
+    write(landing, HELPDESK_TICKETS, "helpdesk_tickets_2026-11-30.json", document)
+
+    [result] = load_source(con, HELPDESK_TICKETS, landing)
+
+    assert result.status == "rejected"
+    assert "unreadable JSON" in result.message
+
+
+def test_json_document_with_bom_loads(con, tmp_path):
+    landing = tmp_path / "landing"
+    document = "\ufeff" + json.dumps({"tickets": [{"id": 1}]})
+    write(landing, HELPDESK_TICKETS, "helpdesk_tickets_2026-11-30.json", document)
+
+    [result] = load_source(con, HELPDESK_TICKETS, landing)
+
+    assert result.rows_loaded == 1
+
+
+def test_redelivered_file_replaces_old_version(con, tmp_path):
+    landing = tmp_path / "landing"
+    name = "crm_contacts_2026-11-30.csv"
+    write(landing, CRM_CONTACTS, name, "\n".join([CRM_HEADER, crm_row("1")]) + "\n")
+    load_source(con, CRM_CONTACTS, landing)
+    body = "\n".join([CRM_HEADER, crm_row("1", "Anne"), crm_row("2")]) + "\n"
+    write(landing, CRM_CONTACTS, name, body)
+
+    [result] = load_source(con, CRM_CONTACTS, landing)
+
+    assert result.status == "loaded"
+    rows = con.execute(
+        "select record_id, first_name from raw.crm_contacts order by record_id"
+    ).fetchall()
+    assert rows == [("1", "Anne"), ("2", "Anna")]
+    statuses = con.execute(
+        "select status from raw._load_log order by loaded_at"
+    ).fetchall()
+    assert statuses == [("superseded",), ("loaded",)]
+
+
+def test_duplicate_header_rejects_file(con, tmp_path):
+    landing = tmp_path / "landing"
+    write(
+        landing, CRM_CONTACTS, "crm_contacts_2026-11-30.csv", "Record ID,Email,Email\n"
+    )
+
+    [result] = load_source(con, CRM_CONTACTS, landing)
+
+    assert result.status == "rejected"
+    assert "duplicate column(s) in the header: email" in result.message
+
+
+def test_invalid_utf8_line_rejected_alone(con, tmp_path):
+    landing = tmp_path / "landing"
+    good = json.dumps({"messageId": "m1", "type": "track"}).encode()
+    body = good + b"\n" + b'{"messageId": "\xff\xfe"}' + b"\n"
+    body += json.dumps({"messageId": "m3", "type": "page"}).encode() + b"\n"
+    write(landing, WEB_EVENTS, "web_events_2026-11-30.jsonl", body)
+
+    [result] = load_source(con, WEB_EVENTS, landing)
+
+    assert result.status == "loaded"
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (3, 2, 1)
+
+
+def test_unmatched_file_names_reported(con, tmp_path, caplog):
+    landing = tmp_path / "landing"
+    write(landing, CRM_CONTACTS, "CRM_CONTACTS_2026-11-30.CSV", CRM_HEADER + "\n")
+
+    with caplog.at_level("WARNING"):
+        results = load_source(con, CRM_CONTACTS, landing)
+
+    assert results == []
+    assert "ignored CRM_CONTACTS_2026-11-30.CSV" in caplog.text
