@@ -110,6 +110,8 @@ def _run_nightly(warehouse: Path) -> None:
 
     if not result.success:
         failed = [e.step_key for e in result.get_step_failure_events()]
+        for source, file, message in summary.collect(warehouse).rejected_files:
+            console.print(f"Rejected file {source}/{file}: {message}", soft_wrap=True)
         raise click.ClickException(
             f"the nightly job failed after {elapsed:.0f} s in steps: "
             f"{', '.join(failed)}. See the log above, or the run in `cdp dev`."

@@ -198,3 +198,30 @@ def test_summary_printed(night):
     assert "records resolved into" in stdout
     assert "Segments" in stdout
     assert "Audience files" in stdout
+
+
+def test_rejected_source_file_blocks_exports(tmp_path):
+    generate(customers=60, seed=SEED, out=tmp_path)
+    email_file = (
+        tmp_path / "landing" / "email_activity" / "email_activity_2026-11-30.csv"
+    )
+    lines = email_file.read_text(encoding="utf-8").splitlines(keepends=True)
+    email_file.write_text(
+        lines[0].replace("Email Address", "Email") + "".join(lines[1:]),
+        encoding="utf-8",
+    )
+    env = os.environ | {
+        "CDP_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+        "CDP_LANDING_DIR": str(tmp_path / "landing"),
+        "CDP_GROUND_TRUTH": str(tmp_path / "ground_truth" / "ground_truth.csv"),
+        "CDP_OUTBOX": str(tmp_path / "outbox"),
+        "CDP_RUN_DATE": RUN_DATE,
+        "DAGSTER_HOME": str(tmp_path / "dagster"),
+    }
+
+    result = run_cdp(env, "run")
+
+    assert result.returncode == 1
+    assert "missing required column(s): Email Address" in result.stdout
+    assert "no_rejected_files" in result.stderr
+    assert not (tmp_path / "outbox").exists()
