@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,8 +62,16 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+EXTRACT_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def landing_files(source: Source, landing_dir: Path) -> list[Path]:
-    """List a source's extracts in name order, which is extract-date order."""
+    """List a source's extracts in name order, which is extract-date order.
+
+    NOTE: staging keeps the version of a record from the file whose name sorts
+    last, which is the newest extract only while names carry an ISO date
+    (``crm_contacts_2026-11-30.csv``); ``load_source`` warns about other names.
+    """
     folder = landing_dir / source.landing_folder
     return sorted(p for p in folder.glob(source.file_pattern) if p.is_file())
 
@@ -118,6 +127,12 @@ def load_source(
         )
     results = []
     for path in landing_files(source, landing_dir):
+        if not EXTRACT_DATE.search(path.name):
+            logger.warning(
+                "%s has no YYYY-MM-DD extract date in its name; newer extracts "
+                "are recognized by name order",
+                path.name,
+            )
         results.append(load_file(con, source, path))
     return results
 
