@@ -32,6 +32,7 @@ keyed as (
 final as (
 
     select
+        keyed.event_id,
         keyed.message_id,
         customer_records.customer_id,
         keyed.event_type,

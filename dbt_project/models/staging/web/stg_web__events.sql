@@ -18,35 +18,80 @@ renamed as (
         traits,
         context,
         properties,
-        coalesce(
-            {{ cdp.parse_timestamp_utc('timestamp') }},
-            {{ cdp.parse_timestamp_utc('original_timestamp') }},
-            {{ cdp.parse_timestamp_utc('received_at') }}
-        ) as occurred_at,
+        {{ cdp.parse_timestamp_utc('original_timestamp') }}
+            as original_timestamp,
         {{ cdp.parse_timestamp_utc('sent_at') }} as sent_at,
         {{ cdp.parse_timestamp_utc('received_at') }} as received_at,
+        {{ cdp.parse_timestamp_utc('timestamp') }} as segment_timestamp,
         _file,
         _row_number
     from source
 
 ),
 
--- Segment delivers each message at least once. The first delivery is kept.
-ranked as (
+-- occurred_at corrects the device clock with sentAt when all three times are
+-- present. Without sentAt the device clock cannot be corrected, so receivedAt
+-- is used. Segment's own timestamp and then originalTimestamp are the last
+-- resorts, for exports without receivedAt.
+timed as (
 
     select
         *,
-        row_number() over (
-            partition by message_id order by _file, _row_number
-        ) as delivery_rank
+        coalesce(
+            {{ cdp.correct_clock_skew(
+                'original_timestamp', 'sent_at', 'received_at'
+            ) }},
+            received_at,
+            segment_timestamp,
+            original_timestamp
+        ) as occurred_at,
+        coalesce(
+            {{ dbt.concat(["'user:'", 'user_id']) }},
+            {{ dbt.concat(["'anon:'", 'anonymous_id']) }}
+        ) as sender_key
     from renamed
     where message_id is not null
 
 ),
 
+-- Segment delivers each message at least once, possibly in several files and on
+-- several days. The delivery received first is kept. A messageId sent by two
+-- different people (user id, or anonymous id when there is no user id) is
+-- reused, not redelivered, so each person keeps their event.
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by message_id, sender_key
+            order by received_at nulls last, _file, _row_number
+        ) as delivery_rank
+    from timed
+
+),
+
 deduplicated as (
 
-    select * from ranked where delivery_rank = 1
+    select
+        *,
+        count(*) over (partition by message_id) > 1 as has_reused_message_id
+    from ranked
+    where delivery_rank = 1
+
+),
+
+keyed as (
+
+    select
+        case
+            when has_reused_message_id
+                then {{ dbt.hash(dbt.concat([
+                    'message_id', "'|'", "coalesce(sender_key, '')"
+                ])) }}
+            else message_id
+        end as event_id,
+        *
+    from deduplicated
 
 ),
 
@@ -62,7 +107,7 @@ traits_extracted as (
             {{ cdp.json_text('context', 'page.url') }},
             {{ cdp.json_text('properties', 'url') }}
         ) as page_url
-    from deduplicated
+    from keyed
 
 ),
 
@@ -105,12 +150,15 @@ country_normalized as (
 final as (
 
     select
+        event_id,
         message_id,
+        has_reused_message_id,
         event_type,
         event_name,
         anonymous_id,
         user_id,
         occurred_at,
+        original_timestamp,
         sent_at,
         received_at,
         page_url,
