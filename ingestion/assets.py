@@ -3,6 +3,7 @@
 import dagster as dg
 
 from ingestion.loader import FileLoadResult, load_source
+from ingestion.quality import RAW_RULES, validate_frame
 from ingestion.sources import SOURCES, Source
 from orchestration import settings
 from orchestration.resources import DuckDBWarehouse
@@ -40,7 +41,7 @@ def build_source_asset(source: Source) -> dg.AssetsDefinition:
         owners=["team:data-platform"],
         description=(
             f"{source.description} Loaded from data/landing/{source.landing_folder}/"
-            f"{source.file_pattern}; rejected rows in raw.{source.table}__rejects."
+            f"{source.file_pattern}(.gz); rejected rows in raw.{source.table}__rejects."
         ),
         pool="duckdb_writer",
     )
@@ -138,7 +139,59 @@ def build_rejected_files_check(source: Source) -> dg.AssetChecksDefinition:
     return _check
 
 
+NEWEST_FILE = """
+select max(file) from raw._load_log where source = ? and status = 'loaded'
+"""
+
+
+def build_quality_check(source: Source) -> dg.AssetChecksDefinition:
+    rules = RAW_RULES[source.name]
+
+    @dg.asset_check(
+        asset=dg.AssetKey(["raw", source.table]),
+        name="great_expectations_suite",
+        blocking=True,
+        description=f"Great Expectations suite raw_{source.name} on the newest "
+        "extract: at least one row, unique keys, and a minimum share of rows with "
+        "contact fields. Critical failures block the models and exports "
+        "downstream; warnings are recorded here.",
+    )
+    def _check(warehouse: DuckDBWarehouse) -> dg.AssetCheckResult:
+        columns = ", ".join(f'"{c}"' for c in rules.columns)
+        with warehouse.connect(read_only=True) as con:
+            newest = con.execute(NEWEST_FILE, [source.name]).fetchone()[0]
+            frame = con.execute(
+                f"select {columns} from raw.{source.table} where _file = ?", [newest]
+            ).df()
+
+        outcomes = validate_frame(frame, f"raw_{source.name}")
+        critical = [o for o in outcomes if not o.success and o.severity == "critical"]
+        warnings = [o for o in outcomes if not o.success and o.severity != "critical"]
+        metadata = {
+            f"{o.severity}: {o.expectation}({o.column or ''})": (
+                o.unexpected_count or 0
+            )
+            for o in outcomes
+        }
+        metadata |= {
+            "extract": newest or "none",
+            "rows_validated": len(frame),
+            "critical_failures": len(critical),
+            "warnings": len(warnings),
+        }
+        return dg.AssetCheckResult(passed=not critical, metadata=metadata)
+
+    _check.__name__ = f"check_{source.table}_expectations"
+    return _check
+
+
 source_assets = [build_source_asset(source) for source in SOURCES]
-source_checks = [build_accounting_check(source) for source in SOURCES] + [
-    build_rejected_files_check(source) for source in SOURCES
+source_checks = [
+    build(source)
+    for build in (
+        build_accounting_check,
+        build_rejected_files_check,
+        build_quality_check,
+    )
+    for source in SOURCES
 ]

@@ -142,7 +142,8 @@ def test_segments_not_empty(con):
         row[0]
         for row in con.execute(
             "select table_name from information_schema.tables "
-            "where table_schema = 'marts' and table_name like 'segment\\_%' escape '\\' "
+            "where table_schema = 'marts' "
+            "and table_name like 'segment\\_%' escape '\\' "
             "and table_name <> 'segment_memberships'"
         ).fetchall()
     ]
@@ -225,3 +226,17 @@ def test_rejected_source_file_blocks_exports(tmp_path):
     assert "missing required column(s): Email Address" in result.stdout
     assert "no_rejected_files" in result.stderr
     assert not (tmp_path / "outbox").exists()
+
+
+def test_empty_extract_blocks_night_keeps_exports(night):
+    """Runs last in this module: it adds a header-only CRM extract to the night."""
+    landing = night["root"] / "landing" / "crm_contacts"
+    header = (landing / "crm_contacts_2026-11-30.csv").read_text().splitlines()[0]
+    (landing / "crm_contacts_2026-12-01.csv").write_text(header + "\n")
+    env = night["env"] | {"CDP_RUN_DATE": "2026-12-01"}
+
+    result = run_cdp(env, "run")
+
+    assert result.returncode == 1
+    assert "raw__crm_contacts_great_expectations_suite" in result.stderr
+    assert outbox_files(night["root"] / "outbox") == night["files_after_first"]
