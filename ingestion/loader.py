@@ -4,13 +4,15 @@ Every file ends in the load log ``raw._load_log`` with rows read, loaded and rej
 and ``rows_read = rows_loaded + rows_rejected`` holds for each loaded file. Rows that
 fail parsing or the contract go to ``raw.<source>__rejects`` with the file, line and
 reason. A file whose content hash is already in the load log is skipped, so loading
-the same night twice adds nothing.
+the same night twice adds nothing. ``reset_raw`` drops all of it, so the next load
+rebuilds ``raw`` from every landing file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,9 +21,11 @@ from pathlib import Path
 import duckdb
 
 from ingestion import readers
-from ingestion.sources import Source
+from ingestion.sources import SOURCES, Source
 
 logger = logging.getLogger(__name__)
+
+FULL_REFRESH_VARIABLE = "CDP_FULL_REFRESH"
 
 LOAD_LOG_DDL = """
 create table if not exists raw._load_log (
@@ -52,6 +56,8 @@ class FileLoadResult:
     rows_loaded: int = 0
     rows_rejected: int = 0
     message: str | None = None
+    # Columns of the file outside the source contract, kept as VARCHAR in raw.
+    new_columns: tuple[str, ...] = ()
 
 
 def file_sha256(path: Path) -> str:
@@ -73,7 +79,8 @@ def landing_files(source: Source, landing_dir: Path) -> list[Path]:
     (``crm_contacts_2026-11-30.csv``); ``load_source`` warns about other names.
     """
     folder = landing_dir / source.landing_folder
-    return sorted(p for p in folder.glob(source.file_pattern) if p.is_file())
+    matched = {p for pattern in source.file_patterns for p in folder.glob(pattern)}
+    return sorted((p for p in matched if p.is_file()), key=lambda p: p.name)
 
 
 def unmatched_files(source: Source, landing_dir: Path) -> list[Path]:
@@ -104,6 +111,41 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, source: Source) -> None:
     )
 
 
+def reset_raw(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop every source's raw table, its rejects table and the load log.
+
+    Without the load log no file counts as loaded, so the next ``load_source`` of each
+    source loads every landing file again. Columns added for headers outside the
+    contract go too, and come back from the files that still have them.
+    """
+    con.begin()
+    try:
+        for source in SOURCES:
+            con.execute(f"drop table if exists raw.{source.table}")
+            con.execute(f"drop table if exists raw.{source.table}__rejects")
+        con.execute("drop table if exists raw._load_log")
+        con.commit()
+    except Exception:
+        con.rollback()
+        raise
+    logger.warning(
+        "full refresh: dropped the raw tables of %d sources and raw._load_log",
+        len(SOURCES),
+    )
+
+
+def full_refresh_requested() -> bool:
+    return os.environ.get(FULL_REFRESH_VARIABLE, "").strip() == "1"
+
+
+def reset_raw_if_requested(con: duckdb.DuckDBPyConnection) -> bool:
+    """Call ``reset_raw`` when ``CDP_FULL_REFRESH=1`` and return whether it ran."""
+    if not full_refresh_requested():
+        return False
+    reset_raw(con)
+    return True
+
+
 def already_loaded(con: duckdb.DuckDBPyConnection, source: Source, sha: str) -> bool:
     row = con.execute(
         "select count(*) from raw._load_log "
@@ -123,7 +165,9 @@ def load_source(
         logger.warning("no landing folder %s for source %s", folder, source.name)
     for path in unmatched_files(source, landing_dir):
         logger.warning(
-            "ignored %s: the name does not match %s", path.name, source.file_pattern
+            "ignored %s: the name does not match %s",
+            path.name,
+            " or ".join(source.file_patterns),
         )
     results = []
     for path in landing_files(source, landing_dir):
@@ -165,6 +209,7 @@ def _load_in_transaction(
 ) -> FileLoadResult:
     staged = readers.stage_file(con, source, path)
     _reject_missing_required(con, source, staged)
+    _add_extra_columns(con, source, staged.extra_columns, path.name)
     _remove_previous_version(con, source, path.name)
 
     loaded = _insert_rows(con, source, staged, path.name, sha, loaded_at)
@@ -177,7 +222,14 @@ def _load_in_transaction(
         )
 
     result = FileLoadResult(
-        source.name, path.name, sha, "loaded", read, loaded, rejected
+        source.name,
+        path.name,
+        sha,
+        "loaded",
+        read,
+        loaded,
+        rejected,
+        new_columns=staged.extra_columns,
     )
     _log_result(con, result, loaded_at)
     logger.info(
@@ -189,6 +241,33 @@ def _load_in_transaction(
         rejected,
     )
     return result
+
+
+def _add_extra_columns(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    extra_columns: tuple[str, ...],
+    file_name: str,
+) -> None:
+    """Add a file's columns outside the contract to the raw table as nullable text.
+
+    Rows of earlier files contain null there. Contract columns keep their type.
+    """
+    if not extra_columns:
+        return
+    logger.warning(
+        "%s has %d column(s) outside the contract of %s, kept in raw.%s as VARCHAR: %s",
+        file_name,
+        len(extra_columns),
+        source.name,
+        source.table,
+        ", ".join(extra_columns),
+    )
+    for column in extra_columns:
+        con.execute(
+            f'alter table raw.{source.table} add column if not exists "{column}" '
+            "varchar"
+        )
 
 
 def _remove_previous_version(
@@ -235,7 +314,8 @@ def _reject_missing_required(
 
 
 def _insert_rows(con, source, staged, file_name, sha, loaded_at) -> int:
-    columns = ", ".join(f'"{c}"' for c in source.raw_columns)
+    names = [*source.raw_columns, *staged.extra_columns]
+    columns = ", ".join(f'"{c}"' for c in names)
     con.execute(
         f"insert into raw.{source.table} ({columns}, _file, _row_number, "
         f"_file_sha256, _loaded_at) select {columns}, ?, _row_number, ?, ? "

@@ -2,14 +2,19 @@
 
 Each reader fills two temporary tables: the accepted rows, with every contract column
 as text plus ``_row_number``, and the rejected rows (``line_number``, ``raw_line``,
-``reason``). Nothing is written to ``raw`` here.
+``reason``). CSV files also keep the columns outside the contract, as ``extra_*``
+columns. Files whose name ends in ``.gz`` are read as gzip. Nothing is written to
+``raw`` here.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import logging
+import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +27,11 @@ logger = logging.getLogger(__name__)
 
 ROWS_TABLE = "_stage_rows"
 REJECTS_TABLE = "_stage_rejects"
+EXTRA_COLUMN_PREFIX = "extra_"
+
+# What Python's gzip module raises for a file that is not gzip (BadGzipFile), is cut
+# off (EOFError) or contains corrupt compressed data (zlib.error).
+GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
 
 
 class SourceFileError(Exception):
@@ -33,6 +43,46 @@ class StagedFile:
     rows: str
     rejects: str
     read_count: int
+    extra_columns: tuple[str, ...] = ()
+
+
+def is_gzip(path: Path) -> bool:
+    return path.name.endswith(".gz")
+
+
+def _python_encoding(encoding: str) -> str:
+    """Read UTF-8 as utf-8-sig, so a byte order mark does not end up in the data."""
+    return "utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding
+
+
+def _open_text(path: Path, encoding: str):
+    if is_gzip(path):
+        return gzip.open(path, "rt", newline="", encoding=encoding)
+    return path.open(newline="", encoding=encoding)
+
+
+def _gzip_error(path: Path, error: Exception) -> SourceFileError:
+    detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return SourceFileError(f"{path}: invalid gzip file ({detail})")
+
+
+def _check_gzip(path: Path) -> None:
+    """Decompress the whole file once and raise if the gzip data is broken.
+
+    DuckDB 2.0.1 does not compare the CRC-32 at the end of a gzip stream, so corrupt
+    data that still decompresses would load as garbage rows. Python's gzip module
+    checks it. This costs one extra decompression pass per ``.gz`` file.
+    """
+    try:
+        with gzip.open(path, "rb") as handle:
+            while handle.read(1 << 20):
+                pass
+    except GZIP_ERRORS as error:
+        raise _gzip_error(path, error) from error
+
+
+def _duckdb_compression(path: Path) -> str:
+    return "gzip" if is_gzip(path) else "none"
 
 
 def stage_file(
@@ -40,45 +90,56 @@ def stage_file(
 ) -> StagedFile:
     if path.stat().st_size == 0:
         raise SourceFileError(f"{path}: empty file (0 bytes), expected a header")
+    if is_gzip(path):
+        _check_gzip(path)
     con.execute(
         f"create or replace temp table {REJECTS_TABLE} "
         "(line_number bigint, raw_line varchar, reason varchar)"
     )
     readers = {"csv": _stage_csv, "jsonl": _stage_jsonl, "json_array": _stage_json}
-    readers[source.file_format](con, source, path)
+    extra_columns = readers[source.file_format](con, source, path)
 
     read_count = con.execute(
         f"select (select count(*) from {ROWS_TABLE}) "
         f"+ (select count(*) from {REJECTS_TABLE})"
     ).fetchone()[0]
-    return StagedFile(ROWS_TABLE, REJECTS_TABLE, read_count)
+    return StagedFile(ROWS_TABLE, REJECTS_TABLE, read_count, extra_columns)
 
 
 def _read_csv_header(source: Source, path: Path) -> list[str]:
-    encoding = (
-        "utf-8-sig" if source.encoding.lower() in ("utf-8", "utf8") else source.encoding
-    )
     try:
-        with path.open(newline="", encoding=encoding) as handle:
+        with _open_text(path, _python_encoding(source.encoding)) as handle:
             header = next(csv.reader(handle, delimiter=source.delimiter), None)
     except UnicodeDecodeError as error:
         raise SourceFileError(
             f"{path}: not valid {source.encoding} text near byte {error.start} "
             f"({error.reason}); set the source's encoding"
         ) from error
+    except GZIP_ERRORS as error:
+        raise _gzip_error(path, error) from error
     if not header:
         raise SourceFileError(f"{path}: line 1: missing header row")
     return header
 
 
-def _header_to_columns(source: Source, path: Path, header: list[str]) -> list[str]:
-    """Map the exported header to raw column names; unknown headers get a placeholder.
+def extra_column_name(header: str, position: int) -> str:
+    """Name a header outside the contract: ``Lead Score`` becomes ``extra_lead_score``.
 
-    NOTE: columns outside the contract are read but not kept in raw yet.
+    A header without letters or digits is named by its 1-based position in the file,
+    for example ``extra_column_7``.
     """
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", header.strip())
+    words = re.findall(r"[^\W_]+", spaced.lower())
+    return EXTRA_COLUMN_PREFIX + ("_".join(words) or f"column_{position}")
+
+
+def _header_to_columns(source: Source, path: Path, header: list[str]) -> list[str]:
+    """Map the exported header to raw column names, keeping headers outside the
+    contract as ``extra_*`` columns."""
     columns = []
-    for position, name in enumerate(header):
-        columns.append(source.columns.get(name.strip(), f"_unknown_{position}"))
+    for position, name in enumerate(header, start=1):
+        raw = source.columns.get(name.strip()) or extra_column_name(name, position)
+        columns.append(raw)
 
     duplicates = sorted({c for c in columns if columns.count(c) > 1})
     if duplicates:
@@ -99,11 +160,15 @@ def _header_to_columns(source: Source, path: Path, header: list[str]) -> list[st
     return columns
 
 
-def _stage_csv(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> None:
+def _stage_csv(
+    con: duckdb.DuckDBPyConnection, source: Source, path: Path
+) -> tuple[str, ...]:
+    """Stage a CSV file and return its columns outside the contract (``extra_*``)."""
     columns = _header_to_columns(source, path, _read_csv_header(source, path))
     column_types = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in columns) + "}"
     present = [c for c in source.raw_columns if c in columns]
     absent = [c for c in source.raw_columns if c not in columns]
+    extra = [c for c in columns if c not in source.raw_columns]
     if absent:
         logger.warning(
             "%s: optional column(s) missing from the header, loaded as empty: %s",
@@ -112,7 +177,9 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> No
         )
 
     select_list = ", ".join(
-        [f'"{c}"' for c in present] + [f'null::varchar as "{c}"' for c in absent]
+        [f'"{c}"' for c in present]
+        + [f'null::varchar as "{c}"' for c in absent]
+        + [f'"{c}"' for c in extra]
     )
     con.execute("drop table if exists _csv_reject_errors")
     con.execute("drop table if exists _csv_reject_scans")
@@ -121,15 +188,21 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> No
         f"select {select_list}, row_number() over () as _row_number "
         "from read_csv(?, columns = " + column_types + ", auto_detect = false, "
         "header = true, delim = ?, quote = '\"', escape = '\"', "
-        "encoding = ?, strict_mode = true, store_rejects = true, "
+        "encoding = ?, compression = ?, strict_mode = true, store_rejects = true, "
         "rejects_table = '_csv_reject_errors', rejects_scan = '_csv_reject_scans')",
-        [str(path), source.delimiter, _duckdb_encoding(source.encoding)],
+        [
+            str(path),
+            source.delimiter,
+            _duckdb_encoding(source.encoding),
+            _duckdb_compression(path),
+        ],
     )
     con.execute(
         f"insert into {REJECTS_TABLE} "
         "select line, any_value(csv_line), string_agg(distinct error_message, '; ') "
         "from _csv_reject_errors group by line"
     )
+    return tuple(extra)
 
 
 def _duckdb_encoding(encoding: str) -> str:
@@ -147,7 +220,9 @@ def _json_value_sql(key: str) -> str:
     )
 
 
-def _stage_jsonl(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> None:
+def _stage_jsonl(
+    con: duckdb.DuckDBPyConnection, source: Source, path: Path
+) -> tuple[str, ...]:
     con.execute("drop table if exists _jsonl_reject_errors")
     con.execute("drop table if exists _jsonl_reject_scans")
     con.execute(
@@ -157,10 +232,10 @@ def _stage_jsonl(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> 
         "from (select row_number() over () as line_number, line "
         "from read_csv(?, columns = {'line': 'VARCHAR'}, header = false, "
         "auto_detect = false, delim = chr(0), quote = '', escape = '', "
-        "strict_mode = false, store_rejects = true, "
+        "compression = ?, strict_mode = false, store_rejects = true, "
         "rejects_table = '_jsonl_reject_errors', "
         "rejects_scan = '_jsonl_reject_scans'))",
-        [str(path)],
+        [str(path), _duckdb_compression(path)],
     )
     # NOTE: after a line the reader rejects (invalid UTF-8, over 2 MB), the line
     # numbers of the accepted lines that follow are one lower per rejected line.
@@ -192,6 +267,7 @@ def _stage_jsonl(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> 
         f"create or replace temp table {ROWS_TABLE} as "
         f"select {select_list}, line_number as _row_number from _jsonl_valid"
     )
+    return ()
 
 
 def _flatten(record: dict, dotted_path: str) -> str | None:
@@ -209,12 +285,10 @@ def _flatten(record: dict, dotted_path: str) -> str | None:
 
 def _load_json_records(source: Source, path: Path) -> list:
     try:
-        encoding = (
-            "utf-8-sig"
-            if source.encoding.lower() in ("utf-8", "utf8")
-            else source.encoding
-        )
-        document = json.loads(path.read_text(encoding=encoding))
+        with _open_text(path, _python_encoding(source.encoding)) as handle:
+            document = json.loads(handle.read())
+    except GZIP_ERRORS as error:
+        raise _gzip_error(path, error) from error
     except json.JSONDecodeError as error:
         raise SourceFileError(
             f"{path}: line {error.lineno} column {error.colno}: invalid JSON "
@@ -237,7 +311,9 @@ def _load_json_records(source: Source, path: Path) -> list:
     return records
 
 
-def _stage_json(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> None:
+def _stage_json(
+    con: duckdb.DuckDBPyConnection, source: Source, path: Path
+) -> tuple[str, ...]:
     """Stage a JSON document holding an array of records; row number = array index."""
     records = _load_json_records(source, path)
     rows, rejects = [], []
@@ -259,3 +335,4 @@ def _stage_json(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> N
     con.unregister("_json_frame")
     if rejects:
         con.executemany(f"insert into {REJECTS_TABLE} values (?, ?, ?)", rejects)
+    return ()

@@ -43,6 +43,11 @@ class Source:
     def raw_columns(self) -> list[str]:
         return list(self.columns.values())
 
+    @property
+    def file_patterns(self) -> tuple[str, str]:
+        """Patterns of the plain extract and its gzip-compressed form (``.gz``)."""
+        return (self.file_pattern, f"{self.file_pattern}.gz")
+
 
 CRM_CONTACTS = Source(
     name="crm_contacts",

@@ -77,8 +77,18 @@ def main(verbose: bool) -> None:
     show_default=True,
     help="Seconds to wait for another cdp run on the same warehouse to finish.",
 )
-def run(lock_wait: float) -> None:
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Drop the raw tables and the load log first, so every landing file is "
+    "loaded again. Same as setting CDP_FULL_REFRESH=1.",
+)
+def run(lock_wait: float, full_refresh: bool) -> None:
     """Run the nightly job in this process, then print the run summary."""
+    from ingestion.loader import FULL_REFRESH_VARIABLE
+
+    if full_refresh:
+        os.environ[FULL_REFRESH_VARIABLE] = "1"
     warehouse = settings.warehouse_path()
     try:
         with run_lock(warehouse, wait_seconds=lock_wait):
@@ -93,6 +103,7 @@ def _run_nightly(warehouse: Path) -> None:
     from orchestration import summary
 
     check_warehouse_writable(warehouse)
+    _reset_raw_if_requested(warehouse)
     prepare_dagster_home()
     console.print(f"Warehouse: {warehouse}\nExtracts:  {settings.landing_dir()}")
 
@@ -110,14 +121,37 @@ def _run_nightly(warehouse: Path) -> None:
 
     if not result.success:
         failed = [e.step_key for e in result.get_step_failure_events()]
-        for source, file, message in summary.collect(warehouse).rejected_files:
-            console.print(f"Rejected file {source}/{file}: {message}", soft_wrap=True)
+        _print_rejected_files(warehouse)
         raise click.ClickException(
             f"the nightly job failed after {elapsed:.0f} s in steps: "
             f"{', '.join(failed)}. See the log above, or the run in `cdp dev`."
         )
     summary.render(summary.collect(warehouse), settings.outbox_dir(), console)
     console.print(f"Nightly job finished in {elapsed:.0f} s (run {result.run_id}).")
+
+
+def _reset_raw_if_requested(warehouse: Path) -> None:
+    """Drop raw before the job when CDP_FULL_REFRESH=1, while the run lock is held."""
+    from ingestion.loader import reset_raw_if_requested
+
+    with duckdb.connect(str(warehouse)) as con:
+        if reset_raw_if_requested(con):
+            console.print(
+                "Full refresh: dropped the raw tables and the load log, so every "
+                "landing file loads again."
+            )
+
+
+def _print_rejected_files(warehouse: Path) -> None:
+    from orchestration import summary
+
+    try:
+        rejected = summary.collect(warehouse).rejected_files
+    except duckdb.Error as error:
+        logger.warning("could not read the load log from %s: %s", warehouse, error)
+        return
+    for source, file, message in rejected:
+        console.print(f"Rejected file {source}/{file}: {message}", soft_wrap=True)
 
 
 @main.command(name="summary")
