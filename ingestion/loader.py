@@ -75,8 +75,8 @@ def landing_files(source: Source, landing_dir: Path) -> list[Path]:
     """List a source's extracts in name order, which is extract-date order.
 
     NOTE: staging keeps the version of a record from the file whose name sorts
-    last, which is the newest extract only while names carry an ISO date
-    (``crm_contacts_2026-11-30.csv``); ``load_source`` warns about other names.
+    last. That is the newest extract only while names carry an ISO date
+    (``crm_contacts_2026-11-30.csv``), so ``load_source`` warns about other names.
     """
     folder = landing_dir / source.landing_folder
     matched = {p for pattern in source.file_patterns for p in folder.glob(pattern)}

@@ -41,7 +41,7 @@ class RawRules:
 
     ``unique`` columns must not repeat within the extract (critical).
     ``min_present`` maps a column to the minimum share of rows that carry a value:
-    below it the extract is treated as broken (critical). ``warn_present`` holds
+    below it the extract is treated as broken (critical). ``warn_present`` contains
     stricter shares that only record a warning.
     """
 

@@ -29,8 +29,8 @@ ROWS_TABLE = "_stage_rows"
 REJECTS_TABLE = "_stage_rejects"
 EXTRA_COLUMN_PREFIX = "extra_"
 
-# What Python's gzip module raises for a file that is not gzip (BadGzipFile), is cut
-# off (EOFError) or contains corrupt compressed data (zlib.error).
+# Exceptions Python's gzip module raises for a file that is not gzip (BadGzipFile), is
+# cut off (EOFError) or contains corrupt compressed data (zlib.error).
 GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
 
 

@@ -36,7 +36,7 @@ class Source:
 
     @property
     def landing_folder(self) -> str:
-        """Folder under ``data/landing/`` that holds this source's extracts."""
+        """Folder under ``data/landing/`` that contains this source's extracts."""
         return self.name
 
     @property

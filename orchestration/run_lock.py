@@ -57,6 +57,7 @@ def _acquire(handle, lock_path: Path, wait_seconds: float, poll_seconds: float):
             logger.info("lock %s acquired, starting the run", lock_path)
             return
     raise RunLockTimeout(
-        f"another cdp run still holds {lock_path} after {wait_seconds:.0f} s; "
+        f"timed out after {wait_seconds:.0f} s waiting for {lock_path}, held by "
+        "another cdp run; "
         "wait for it to finish or raise --lock-wait"
     )

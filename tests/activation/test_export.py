@@ -61,7 +61,7 @@ def test_only_consented_people_exported(con, destination, tmp_path):
 
 
 def test_segment_consent_column_not_trusted(con, destination, tmp_path):
-    """The segment says everyone consented; dim_customers says otherwise."""
+    """The segment marks everyone as consented; dim_customers does not."""
     folder, _ = export_destination(con, destination, tmp_path, RUN_DATE)
 
     emails = {r["email"] for r in read_rows(folder / "everyone.csv")}
