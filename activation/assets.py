@@ -15,7 +15,7 @@ SCHEDULE_TIMEZONE = "Europe/Berlin"
 
 
 def run_date() -> date:
-    """The night being exported: ``CDP_RUN_DATE`` if set, else today in Berlin."""
+    """Return the night to export: ``CDP_RUN_DATE`` if set, else today in Berlin."""
     value = os.environ.get("CDP_RUN_DATE")
     if value:
         return date.fromisoformat(value)

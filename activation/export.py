@@ -1,7 +1,7 @@
 """Write segment audiences as CSV files with a manifest, to consented people only.
 
 Files are written to a temporary name and renamed, so a marketing tool that picks up
-files never sees a half-written audience. Writing the same run date again produces
+files never reads a half-written audience. Writing the same run date again produces
 byte-identical files and leaves an unchanged manifest alone.
 """
 
@@ -35,8 +35,8 @@ create table if not exists activation.exports (
 )
 """
 
-# Consent is read from dim_customers, not from the segment model, so a segment that
-# forgets the consent column cannot leak anyone.
+# Consent is read from dim_customers, not from the segment model, so a segment model
+# without a consent column cannot leak anyone.
 CONSENT_FILTERS = {
     "email": "c.has_email_consent and not coalesce(c.is_email_suppressed, false) "
     "and c.email is not null",

@@ -1,4 +1,4 @@
-"""The dbt project as Dagster sees it, with its manifest kept up to date."""
+"""The dbt project as Dagster loads it, with its manifest kept up to date."""
 
 from __future__ import annotations
 

@@ -32,6 +32,18 @@ def run_cdp(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def isolated_env(root: Path) -> dict[str, str]:
+    """Point every path the job uses at ``root``, so a run touches nothing else."""
+    return os.environ | {
+        "CDP_WAREHOUSE": str(root / "warehouse.duckdb"),
+        "CDP_LANDING_DIR": str(root / "landing"),
+        "CDP_GROUND_TRUTH": str(root / "ground_truth" / "ground_truth.csv"),
+        "CDP_OUTBOX": str(root / "outbox"),
+        "CDP_RUN_DATE": RUN_DATE,
+        "DAGSTER_HOME": str(root / "dagster"),
+    }
+
+
 def outbox_files(outbox: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(outbox)): p.read_bytes()
@@ -44,14 +56,7 @@ def outbox_files(outbox: Path) -> dict[str, bytes]:
 def night(tmp_path_factory):
     root = tmp_path_factory.mktemp("night")
     generate(customers=CUSTOMERS, seed=SEED, out=root)
-    env = os.environ | {
-        "CDP_WAREHOUSE": str(root / "warehouse.duckdb"),
-        "CDP_LANDING_DIR": str(root / "landing"),
-        "CDP_GROUND_TRUTH": str(root / "ground_truth" / "ground_truth.csv"),
-        "CDP_OUTBOX": str(root / "outbox"),
-        "CDP_RUN_DATE": RUN_DATE,
-        "DAGSTER_HOME": str(root / "dagster"),
-    }
+    env = isolated_env(root)
     first = run_cdp(env, "run")
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
 
@@ -211,14 +216,7 @@ def test_rejected_source_file_blocks_exports(tmp_path):
         lines[0].replace("Email Address", "Email") + "".join(lines[1:]),
         encoding="utf-8",
     )
-    env = os.environ | {
-        "CDP_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
-        "CDP_LANDING_DIR": str(tmp_path / "landing"),
-        "CDP_GROUND_TRUTH": str(tmp_path / "ground_truth" / "ground_truth.csv"),
-        "CDP_OUTBOX": str(tmp_path / "outbox"),
-        "CDP_RUN_DATE": RUN_DATE,
-        "DAGSTER_HOME": str(tmp_path / "dagster"),
-    }
+    env = isolated_env(tmp_path)
 
     result = run_cdp(env, "run")
 

@@ -38,6 +38,8 @@ renamed as (
 ),
 
 -- An order exported on several nights keeps its version from the newest file.
+-- TODO: this newest-version step repeats in stg_shop__order_lines, stg_crm__contacts
+-- and stg_helpdesk__tickets; a shared macro would keep the rule in one place.
 latest_files as (
 
     select
