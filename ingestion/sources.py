@@ -11,7 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-FileFormat = Literal["csv", "jsonl", "json_array"]
+FileFormat = Literal["csv", "jsonl", "json_array", "parquet"]
+Compression = Literal["auto", "gzip", "none"]
+# Types a contract can give a raw column. "text" keeps the exported text as it is;
+# the others are parsed at load with the source's format options, stored typed in
+# raw, and a value that does not parse rejects its row with the reason.
+ColumnType = Literal["text", "integer", "decimal", "date", "timestamp", "boolean"]
+COLUMN_TYPES: tuple[str, ...] = (
+    "text",
+    "integer",
+    "decimal",
+    "date",
+    "timestamp",
+    "boolean",
+)
 
 
 @dataclass(frozen=True)
@@ -27,8 +40,45 @@ class Source:
     key: tuple[str, ...]
     delimiter: str = ","
     encoding: str = "utf-8"
+    # "auto" reads names ending in .gz as gzip and everything else as plain.
+    compression: Compression = "auto"
     json_records_path: str | None = None
+    # Raw column -> type; columns not listed are "text".
+    types: dict[str, ColumnType] = field(default_factory=dict)
+    # Number format of "decimal" and "integer" columns: German exports write
+    # 1.234,56 (decimal_separator=",", thousands_separator=".").
+    decimal_separator: str = "."
+    thousands_separator: str | None = None
+    # strptime formats of "date" and "timestamp" columns; None reads ISO 8601.
+    date_format: str | None = None
+    timestamp_format: str | None = None
+    # Regular expression for summary lines some systems append to a CSV export
+    # ("Total rows: 1234"). Matching lines at the end of the file are recorded in
+    # the rejects table as summary lines instead of failing as short rows.
+    footer_pattern: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.types) - set(self.columns.values()))
+        if unknown:
+            raise ValueError(
+                f"source {self.name}: types name columns outside the contract: "
+                + ", ".join(unknown)
+            )
+        bad = sorted(c for c, t in self.types.items() if t not in COLUMN_TYPES)
+        if bad:
+            raise ValueError(
+                f"source {self.name}: unknown type for column(s) {', '.join(bad)}; "
+                f"known types: {', '.join(COLUMN_TYPES)}"
+            )
+        if self.decimal_separator == self.thousands_separator:
+            raise ValueError(
+                f"source {self.name}: decimal and thousands separator are both "
+                f"{self.decimal_separator!r}"
+            )
+
+    def column_type(self, raw_column: str) -> ColumnType:
+        return self.types.get(raw_column, "text")
 
     @property
     def table(self) -> str:
@@ -47,6 +97,11 @@ class Source:
     def file_patterns(self) -> tuple[str, str]:
         """Patterns of the plain extract and its gzip-compressed form (``.gz``)."""
         return (self.file_pattern, f"{self.file_pattern}.gz")
+
+    def is_gzip(self, file_name: str) -> bool:
+        if self.compression == "auto":
+            return file_name.endswith(".gz")
+        return self.compression == "gzip"
 
 
 CRM_CONTACTS = Source(
