@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 
 from ingestion import readers
+from ingestion.column_types import apply_column_types, sql_type
 from ingestion.sources import SOURCES, Source
 
 logger = logging.getLogger(__name__)
@@ -99,16 +100,51 @@ def unmatched_files(source: Source, landing_dir: Path) -> list[Path]:
 def ensure_tables(con: duckdb.DuckDBPyConnection, source: Source) -> None:
     con.execute("create schema if not exists raw")
     con.execute(LOAD_LOG_DDL)
-    columns = ", ".join(f'"{c}" varchar' for c in source.raw_columns)
+    columns = ", ".join(f'"{c}" {sql_type(source, c)}' for c in source.raw_columns)
     con.execute(
         f"create table if not exists raw.{source.table} ({columns}, "
         "_file varchar, _row_number bigint, _file_sha256 varchar, "
         "_loaded_at timestamp)"
     )
+    _check_column_types(con, source)
     con.execute(
         f"create table if not exists raw.{source.table}__rejects "
         f"({REJECTS_COLUMNS}, _file_sha256 varchar, _loaded_at timestamp)"
     )
+
+
+class ContractChangedError(Exception):
+    """A raw table's column types no longer match the source contract."""
+
+
+def _check_column_types(con: duckdb.DuckDBPyConnection, source: Source) -> None:
+    """Raise when the contract changed a column's type since the raw table was made.
+
+    Loading on would mix values parsed two ways in one column; a full refresh
+    rebuilds the table with the new types from every landing file.
+    """
+    actual = dict(
+        con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'raw' and table_name = ?",
+            [source.table],
+        ).fetchall()
+    )
+    expected = {
+        c: con.execute(f"select typeof(null::{sql_type(source, c)})").fetchone()[0]
+        for c in source.raw_columns
+    }
+    changed = sorted(
+        f"{c} is {actual[c]}, contract says {expected[c]}"
+        for c in source.raw_columns
+        if c in actual and actual[c] != expected[c]
+    )
+    if changed:
+        raise ContractChangedError(
+            f"raw.{source.table} no longer matches the contract of {source.name}: "
+            + "; ".join(changed)
+            + ". Run `cdp run --full-refresh` to reload raw with the new types."
+        )
 
 
 def reset_raw(con: duckdb.DuckDBPyConnection) -> None:
@@ -209,6 +245,7 @@ def _load_in_transaction(
 ) -> FileLoadResult:
     staged = readers.stage_file(con, source, path)
     _reject_missing_required(con, source, staged)
+    apply_column_types(con, source, staged.rows, staged.rejects)
     _add_extra_columns(con, source, staged.extra_columns, path.name)
     _remove_previous_version(con, source, path.name)
 

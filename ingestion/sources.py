@@ -164,6 +164,14 @@ SHOP_ORDERS = Source(
     },
     required=("order_name", "lineitem_name"),
     key=("order_name", "lineitem_sku"),
+    types={
+        "subtotal": "decimal",
+        "shipping": "decimal",
+        "taxes": "decimal",
+        "total": "decimal",
+        "lineitem_price": "decimal",
+        "lineitem_quantity": "integer",
+    },
 )
 
 WEB_EVENTS = Source(

@@ -12,9 +12,8 @@ renamed as (
         {{ cdp.clean_text('order_name') }} as order_id,
         {{ cdp.clean_text('lineitem_sku') }} as sku,
         {{ cdp.clean_text('lineitem_name') }} as product_name,
-        {{ dbt.safe_cast(cdp.parse_decimal('lineitem_quantity', 18, 0), 'integer') }}
-            as quantity,
-        {{ cdp.parse_decimal('lineitem_price') }} as unit_price,
+        cast(lineitem_quantity as integer) as quantity,
+        cast(lineitem_price as decimal(18, 2)) as unit_price,
         _file,
         _row_number
     from source
