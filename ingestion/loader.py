@@ -42,6 +42,9 @@ create table if not exists raw._load_log (
 )
 """
 
+# line_number is the record number after the header for CSV, the physical line for
+# JSON lines, the array index for JSON arrays and the row number for Parquet, which
+# is the unit of the raw tables' _row_number too.
 REJECTS_COLUMNS = "_file varchar, line_number bigint, raw_line varchar, reason varchar"
 
 

@@ -39,6 +39,8 @@ class Source:
     required: tuple[str, ...]
     key: tuple[str, ...]
     delimiter: str = ","
+    # Text encoding of CSV and JSON lines files. Anything but UTF-8 is converted
+    # to a temporary UTF-8 copy before DuckDB reads it.
     encoding: str = "utf-8"
     # "auto" reads names ending in .gz as gzip and everything else as plain.
     compression: Compression = "auto"
@@ -52,9 +54,9 @@ class Source:
     # strptime formats of "date" and "timestamp" columns; None reads ISO 8601.
     date_format: str | None = None
     timestamp_format: str | None = None
-    # Regular expression for summary lines some systems append to a CSV export
-    # ("Total rows: 1234"). Matching lines at the end of the file are recorded in
-    # the rejects table as summary lines instead of failing as short rows.
+    # Python regular expression (re.search) for summary lines some systems append
+    # to a CSV export ("Total rows: 1234"). Matching lines in the last 64 KiB of a
+    # CSV file are recorded as rejects with the reason "summary line".
     footer_pattern: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
