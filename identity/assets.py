@@ -1,12 +1,48 @@
 """Dagster asset for identity resolution between the intermediate models and marts."""
 
 import dagster as dg
+import duckdb
 
+from identity.health import (
+    DEFAULT_THRESHOLDS,
+    HealthThresholds,
+    compute_cluster_metrics,
+    merge_rates,
+)
 from identity.resolve import resolve_identities
 from orchestration import settings
 from orchestration.resources import DuckDBWarehouse
 
 UPSTREAM_MODELS = ["int_person_records", "int_identifiers"]
+ASSET_KEY = dg.AssetKey(["identity", "record_customers"])
+
+# Over-merging checks block the marts and activation downstream, so a run that
+# suddenly joins many people sends no audience files built from it.
+HEALTH_CHECKS = [
+    dg.AssetCheckSpec(
+        "largest_cluster_size",
+        asset=ASSET_KEY,
+        blocking=True,
+        description="The largest customer has at most max_cluster_size records.",
+    ),
+    dg.AssetCheckSpec(
+        "large_clusters",
+        asset=ASSET_KEY,
+        description="At most max_large_clusters customers exceed large_cluster_size.",
+    ),
+    dg.AssetCheckSpec(
+        "merged_record_share",
+        asset=ASSET_KEY,
+        description="At most max_merged_record_share of records share a customer.",
+    ),
+    dg.AssetCheckSpec(
+        "merge_rate_change",
+        asset=ASSET_KEY,
+        blocking=True,
+        description="The merge rate moved at most max_merge_rate_change since the "
+        "previous run.",
+    ),
+]
 
 
 def _metric(value: float | None) -> float | None:
@@ -14,7 +50,7 @@ def _metric(value: float | None) -> float | None:
 
 
 @dg.asset(
-    key=dg.AssetKey(["identity", "record_customers"]),
+    key=ASSET_KEY,
     deps=[dg.AssetKey(["intermediate", name]) for name in UPSTREAM_MODELS],
     group_name="identity",
     kinds={"duckdb", "python"},
@@ -26,6 +62,7 @@ def _metric(value: float | None) -> float | None:
         "identity.resolution_metrics."
     ),
     pool="duckdb_writer",
+    check_specs=HEALTH_CHECKS,
 )
 def record_customers(
     context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse
@@ -35,6 +72,7 @@ def record_customers(
         result = resolve_identities(
             con, ground_truth=ground_truth if ground_truth.exists() else None
         )
+        check_results = health_check_results(con)
 
     context.log.info(
         f"resolved {result.records} records into {result.customers} customers"
@@ -51,4 +89,57 @@ def record_customers(
             "pairwise_recall": _metric(result.recall),
             "pairwise_f1": _metric(result.f1),
         }
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(metadata=metadata, check_results=check_results)
+
+
+def health_check_results(
+    con: duckdb.DuckDBPyConnection, thresholds: HealthThresholds = DEFAULT_THRESHOLDS
+) -> list[dg.AssetCheckResult]:
+    """Evaluate the identity health checks on the run just written to ``con``."""
+    metrics = compute_cluster_metrics(con, thresholds.large_cluster_size)
+    latest, previous = merge_rates(con)
+    change = None if latest is None or previous is None else latest - previous
+    error, warn = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
+
+    return [
+        dg.AssetCheckResult(
+            check_name="largest_cluster_size",
+            passed=metrics.largest_cluster_size <= thresholds.max_cluster_size,
+            severity=error,
+            metadata={
+                "largest_cluster_size": metrics.largest_cluster_size,
+                "max_cluster_size": thresholds.max_cluster_size,
+            },
+        ),
+        dg.AssetCheckResult(
+            check_name="large_clusters",
+            passed=metrics.large_clusters <= thresholds.max_large_clusters,
+            severity=warn,
+            metadata={
+                "large_clusters": metrics.large_clusters,
+                "large_cluster_size": thresholds.large_cluster_size,
+                "max_large_clusters": thresholds.max_large_clusters,
+            },
+        ),
+        dg.AssetCheckResult(
+            check_name="merged_record_share",
+            passed=metrics.merged_record_share <= thresholds.max_merged_record_share,
+            severity=warn,
+            metadata={
+                "merged_record_share": _metric(metrics.merged_record_share),
+                "max_merged_record_share": thresholds.max_merged_record_share,
+            },
+        ),
+        dg.AssetCheckResult(
+            check_name="merge_rate_change",
+            # The first run has nothing to compare against and passes.
+            passed=change is None or abs(change) <= thresholds.max_merge_rate_change,
+            severity=error,
+            metadata={
+                "merge_rate": _metric(latest),
+                "previous_merge_rate": _metric(previous),
+                "merge_rate_change": _metric(change),
+                "max_merge_rate_change": thresholds.max_merge_rate_change,
+            },
+        ),
+    ]

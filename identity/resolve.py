@@ -19,12 +19,15 @@ import duckdb
 
 from identity.clustering import RECORD_CLUSTERS, cluster_records
 from identity.evaluation import PairwiseMetrics, evaluate_against_ground_truth
+from identity.explain import write_pair_scores
 from identity.graph import (
     DEFAULT_MAX_RECORDS_PER_IDENTIFIER,
     IDENTIFIER_LINKS,
     SKIPPED,
     build_identifier_links,
 )
+from identity.health import write_cluster_metrics
+from identity.review import apply_review_decisions, write_review_queue
 from identity.scratch import scratch_database
 from identity.splink_model import (
     DEFAULT_MODEL_PATH,
@@ -106,6 +109,7 @@ def resolve_identities(
         model_trained, pairs_splink = _score_pairs(
             splink_cursor, model_path, threshold, records
         )
+        apply_review_decisions(con)
         customers = cluster_records(con)
         metrics = _evaluate(con, ground_truth)
 
@@ -230,6 +234,9 @@ def _write_outputs(con: duckdb.DuckDBPyConnection, result: ResolutionResult) -> 
         _replace_match_pairs(con)
         _replace_skipped_identifiers(con, result.resolved_at)
         _append_metrics(con, result)
+        write_pair_scores(con)
+        write_review_queue(con, result.resolved_at, result.threshold)
+        write_cluster_metrics(con, result.resolved_at)
         con.commit()
     except BaseException:
         con.rollback()

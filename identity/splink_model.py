@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import duckdb
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+from splink.blocking_analysis import count_comparisons_from_blocking_rules
 from splink.blocking_rule_library import CustomRule
 
 from identity.graph import SKIPPED
@@ -44,6 +46,23 @@ DEFAULT_MODEL_PATH = Path(__file__).parent / "model" / "splink_model.json"
 MATCHING_RECORDS_NAME = "identity_matching_records"
 MATCHING_RECORDS = scratch_table(MATCHING_RECORDS_NAME)
 SPLINK_LINKS = scratch_table("splink_links")
+# Every pair scored at or above the review band's lower bound, with the comparison
+# vector (gamma_*) and per-comparison match weight (mw_*, mw_tf_adj_*) columns but
+# without the compared values, for explanations and the review queue.
+# Splink 5.0.0 writes each comparison's log2 Bayes factor as mw_<comparison>.
+SCORED_PAIRS = scratch_table("splink_scored_pairs")
+
+# Pairs scored from this match probability up to the threshold are kept for the
+# review queue (identity.review); pairs below it are not stored.
+DEFAULT_REVIEW_MIN_PROBABILITY = 0.5
+
+# Comparison budget: blocking keeps the number of scored pairs close to linear in
+# the number of records, so a rule set that would score more than
+# max(MIN_COMPARISON_BUDGET, COMPARISONS_PER_RECORD x records) pairs is rejected
+# before prediction. MAX_COMPARISONS_ENV overrides the budget with a fixed number.
+MIN_COMPARISON_BUDGET = 1_000_000
+COMPARISONS_PER_RECORD = 50
+MAX_COMPARISONS_ENV = "CDP_IDENTITY_MAX_COMPARISONS"
 
 # Share of true matches whose phone numbers differ (a mobile and a landline, a new
 # number), fixed rather than trained. EM on data without number changes estimates it
@@ -187,36 +206,161 @@ def create_linker(
     ``splink_cursor`` must come from ``scratch.scratch_database`` so that Splink's
     working tables land in the scratch database. ``log_level=None`` leaves Splink's
     loggers to the application's logging setup instead of attaching a stderr handler.
+    A saved model is loaded with the matching and intermediate calculation columns
+    switched on, because explanations and charts need each pair's comparison vector
+    (Splink 5.0.0 outputs gamma_* only with the matching columns) and per-comparison
+    match weights. Neither switch changes a score. ``predict_links`` copies no
+    compared value out of the scratch database.
     """
+    if isinstance(settings, Path):
+        settings = json.loads(settings.read_text(encoding="utf-8"))
+        settings["retain_matching_columns"] = True
+        settings["retain_intermediate_calculation_columns"] = True
     db_api = DuckDBAPI(connection=splink_cursor)
     records = db_api.register(MATCHING_RECORDS_NAME)
     return Linker(records, settings, log_level=None)
 
 
+class ComparisonBudgetExceededError(RuntimeError):
+    """The blocking rules would score more record pairs than the budget allows."""
+
+
+def comparison_budget(records: int) -> int:
+    """Return the maximum number of pairs a run over ``records`` records may score."""
+    configured = os.environ.get(MAX_COMPARISONS_ENV, "").strip()
+    if not configured:
+        return max(MIN_COMPARISON_BUDGET, COMPARISONS_PER_RECORD * records)
+    try:
+        budget = int(float(configured))
+    except ValueError:
+        budget = 0
+    if budget < 1:
+        raise ValueError(
+            f"{MAX_COMPARISONS_ENV} must be a positive number of comparisons, e.g. "
+            f"50000000; got {configured!r}"
+        )
+    return budget
+
+
+def count_comparisons(
+    linker: Linker, splink_cursor: duckdb.DuckDBPyConnection
+) -> list[tuple[str, int]]:
+    """Count the pairs each prediction blocking rule adds, in rule order.
+
+    A pair that an earlier rule already found is not counted again, so the counts
+    add up to the number of pairs ``predict`` scores. The counts are exact.
+    """
+    # NOTE: Splink 5.0.0 counts by joining the records on each rule, so counting a
+    # rule set far over budget takes as long as the join. Its record sampling would
+    # make the join cheaper but turn the counts into estimates.
+    settings = linker.misc.save_model_to_json()
+    records = DuckDBAPI(connection=splink_cursor).register(MATCHING_RECORDS_NAME)
+    counts = count_comparisons_from_blocking_rules(
+        records,
+        blocking_rules=settings["blocking_rules_to_generate_predictions"],
+        link_type=settings["link_type"],
+        unique_id_column_name=settings["unique_id_column_name"],
+        record_sample_proportion=1.0,
+    )
+    return [(c["blocking_rule"], int(c["marginal_comparison_count"])) for c in counts]
+
+
+def check_comparison_budget(
+    linker: Linker, splink_cursor: duckdb.DuckDBPyConnection, max_comparisons: int
+) -> int:
+    """Raise ComparisonBudgetExceededError when prediction would exceed the budget.
+
+    Returns the number of pairs prediction will score.
+    """
+    counts = count_comparisons(linker, splink_cursor)
+    total = sum(count for _, count in counts)
+    for rule, count in counts:
+        logger.debug("Blocking rule %s adds %d comparisons", rule, count)
+    if total <= max_comparisons:
+        logger.info(
+            "Blocking rules generate %d comparisons, within the budget of %d",
+            total,
+            max_comparisons,
+        )
+        return total
+
+    rule, count = max(counts, key=lambda rule_count: rule_count[1])
+    raise ComparisonBudgetExceededError(
+        f"The prediction blocking rules would generate {total:,} comparisons, over "
+        f"the budget of {max_comparisons:,}. The largest share comes from the rule "
+        f"{rule} with {count:,} comparisons. Make that rule stricter in "
+        f"PREDICTION_BLOCKING_RULES (identity/splink_model.py) and retrain, or raise "
+        f"the budget with the environment variable {MAX_COMPARISONS_ENV}"
+    )
+
+
 def predict_links(
-    linker: Linker, splink_cursor: duckdb.DuckDBPyConnection, threshold: float
+    linker: Linker,
+    splink_cursor: duckdb.DuckDBPyConnection,
+    threshold: float,
+    min_probability: float = DEFAULT_REVIEW_MIN_PROBABILITY,
+    max_comparisons: int | None = None,
 ) -> int:
     """Score the blocked pairs and write those at or above ``threshold`` to scratch.
 
     ``threshold`` is a match probability in [0, 1] and ``splink_cursor`` the cursor
-    the linker was created on. Returns the number of pairs kept.
+    the linker was created on. Pairs from ``min_probability`` up go to
+    ``SCORED_PAIRS`` and those from ``threshold`` up to ``SPLINK_LINKS``. Raises
+    ComparisonBudgetExceededError before scoring when the blocking rules would
+    generate more than ``max_comparisons`` pairs (default: ``comparison_budget``).
+    Returns the number of pairs at or above ``threshold``.
     """
+    if max_comparisons is None:
+        max_comparisons = comparison_budget(_count_matching_records(splink_cursor))
+    check_comparison_budget(linker, splink_cursor, max_comparisons)
+
     # Splink's own warning about untrained levels would repeat on every run, so
     # training reports them once instead (training.train_linker).
     predictions = linker.inference.predict(
-        threshold_match_probability=threshold, warning_mode="never"
+        threshold_match_probability=min(threshold, min_probability),
+        warning_mode="never",
     )
+    detail_columns = [
+        column
+        for column in predictions.columns_escaped
+        if column.strip('"').startswith(("gamma_", "mw_"))
+    ]
     splink_cursor.execute(f"""
-        create or replace table {SPLINK_LINKS} as
+        create or replace table {SCORED_PAIRS} as
         select
             least(record_key_l, record_key_r) as record_key_l,
             greatest(record_key_l, record_key_r) as record_key_r,
             match_probability,
-            match_weight
+            match_weight,
+            {", ".join(detail_columns) or "null as no_detail_columns"}
         from {predictions.physical_name}
     """)
     predictions.drop_table_from_database_and_remove_from_cache()
+
+    splink_cursor.execute(
+        f"""
+        create or replace table {SPLINK_LINKS} as
+        select record_key_l, record_key_r, match_probability, match_weight
+        from {SCORED_PAIRS}
+        where match_probability >= $threshold
+        """,
+        {"threshold": threshold},
+    )
     return fetch_value(splink_cursor, f"select count(*) from {SPLINK_LINKS}")
+
+
+def ensure_scored_pairs_table(con: duckdb.DuckDBPyConnection) -> None:
+    """Create an empty ``SCORED_PAIRS`` when no prediction ran (fewer than 2 records)."""
+    con.execute(f"""
+        create table if not exists {SCORED_PAIRS} (
+            record_key_l varchar, record_key_r varchar,
+            match_probability double, match_weight double
+        )
+    """)
+
+
+def _count_matching_records(splink_cursor: duckdb.DuckDBPyConnection) -> int:
+    return fetch_value(splink_cursor, f"select count(*) from {MATCHING_RECORDS}")
 
 
 def _name_comparison(column: str, other_name_column: str) -> cl.CustomComparison:

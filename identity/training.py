@@ -187,8 +187,8 @@ def _log_em_session(report: EMSessionReport) -> None:
         )
         return
     logger.warning(
-        "EM blocked on %s stopped at the limit of %d iterations without converging; "
-        "the m probabilities it estimated may be inaccurate. Raise max_iterations in "
+        "EM blocked on %s did not converge within %d iterations, so the m "
+        "probabilities it estimated may be inaccurate. Raise max_iterations in "
         "identity/splink_model.py or choose a blocking rule with more matching pairs, "
         "then retrain",
         report.blocking_rule,
