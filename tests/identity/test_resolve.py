@@ -197,10 +197,13 @@ def test_run_leaves_no_working_tables(build_warehouse, typo_and_household_record
         "where not internal order by 1"
     ).fetchall()
     assert [row[0] for row in tables] == [
+        "identity.cluster_metrics",
         "identity.match_pairs",
         "identity.record_customers",
         "identity.resolution_metrics",
+        "identity.review_queue",
         "identity.skipped_identifiers",
+        "identity.splink_pair_scores",
         "intermediate.int_identifiers",
         "intermediate.int_person_records",
     ]
