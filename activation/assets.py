@@ -1,25 +1,11 @@
 """One Dagster asset per destination in ``activation/destinations.yml``."""
 
-import os
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
-
 import dagster as dg
 
 from activation.destinations import Destination, load_destinations
 from activation.export import export_destination
 from orchestration import settings
 from orchestration.resources import DuckDBWarehouse
-
-SCHEDULE_TIMEZONE = "Europe/Berlin"
-
-
-def run_date() -> date:
-    """Return the night to export: ``CDP_RUN_DATE`` if set, else today in Berlin."""
-    value = os.environ.get("CDP_RUN_DATE")
-    if value:
-        return date.fromisoformat(value)
-    return datetime.now(ZoneInfo(SCHEDULE_TIMEZONE)).date()
 
 
 def build_destination_asset(destination: Destination) -> dg.AssetsDefinition:
@@ -44,7 +30,7 @@ def build_destination_asset(destination: Destination) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         with warehouse.connect() as con:
             folder, files = export_destination(
-                con, destination, settings.outbox_dir(), run_date()
+                con, destination, settings.outbox_dir(), settings.run_date()
             )
         context.log.info(
             f"{destination.name}: wrote {sum(f.row_count for f in files)} rows "

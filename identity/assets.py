@@ -70,7 +70,11 @@ def record_customers(
     ground_truth = settings.ground_truth_path()
     with warehouse.connect() as con:
         result = resolve_identities(
-            con, ground_truth=ground_truth if ground_truth.exists() else None
+            con,
+            ground_truth=ground_truth if ground_truth.exists() else None,
+            charts_dir=settings.reports_dir()
+            / "identity"
+            / settings.run_date().isoformat(),
         )
         check_results = health_check_results(con)
 

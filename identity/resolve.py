@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from identity.charts import write_run_charts
 from identity.clustering import RECORD_CLUSTERS, cluster_records
 from identity.evaluation import PairwiseMetrics, evaluate_against_ground_truth
 from identity.explain import write_pair_scores
@@ -84,12 +85,14 @@ def resolve_identities(
     model_path: Path = DEFAULT_MODEL_PATH,
     threshold: float = DEFAULT_THRESHOLD,
     max_records_per_identifier: int = DEFAULT_MAX_RECORDS_PER_IDENTIFIER,
+    charts_dir: Path | None = None,
 ) -> ResolutionResult:
     """Link, cluster and write the identity tables of the warehouse behind ``con``.
 
     ``ground_truth`` is a CSV with source,source_record_id,person_id; when given and
     present, the run is scored against it. A missing ``model_path`` is not an error:
     the run trains a model on the warehouse data, saves it there and logs a warning.
+    With ``charts_dir``, Splink's charts of the run are written there as HTML.
     """
     # Splink 5.0.0 turns a threshold of 1 into the match weight "inf" and then fails
     # on its own SQL, so 1 is excluded along with 0.
@@ -107,7 +110,7 @@ def resolve_identities(
         graph = build_identifier_links(con, max_records_per_identifier)
         prepare_matching_records(con)
         model_trained, pairs_splink = _score_pairs(
-            splink_cursor, model_path, threshold, records
+            splink_cursor, model_path, threshold, records, charts_dir
         )
         apply_review_decisions(con)
         customers = cluster_records(con)
@@ -164,6 +167,7 @@ def _score_pairs(
     model_path: Path,
     threshold: float,
     records: int,
+    charts_dir: Path | None = None,
 ) -> tuple[bool, int]:
     """Run Splink and return (whether a model was trained, pairs kept)."""
     if records < 2:
@@ -195,7 +199,17 @@ def _score_pairs(
     # (m = 1e-6) than after a reload (Splink's default m).
     linker = create_linker(splink_cursor, model_path)
 
-    pairs = predict_links(linker, splink_cursor, threshold)
+    def write_charts(predictions_table: str) -> None:
+        write_run_charts(
+            linker, splink_cursor, predictions_table, threshold, charts_dir
+        )
+
+    pairs = predict_links(
+        linker,
+        splink_cursor,
+        threshold,
+        on_predictions=write_charts if charts_dir is not None else None,
+    )
     linker.table_management.delete_tables_created_by_splink_from_db()
     return model_trained, pairs
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -300,6 +301,7 @@ def predict_links(
     threshold: float,
     min_probability: float = DEFAULT_REVIEW_MIN_PROBABILITY,
     max_comparisons: int | None = None,
+    on_predictions: Callable[[str], None] | None = None,
 ) -> int:
     """Score the blocked pairs and write those at or above ``threshold`` to scratch.
 
@@ -308,7 +310,9 @@ def predict_links(
     ``SCORED_PAIRS`` and those from ``threshold`` up to ``SPLINK_LINKS``. Raises
     ComparisonBudgetExceededError before scoring when the blocking rules would
     generate more than ``max_comparisons`` pairs (default: ``comparison_budget``).
-    Returns the number of pairs at or above ``threshold``.
+    ``on_predictions`` is called with the name of Splink's prediction table, which
+    still contains the compared values, before that table is dropped. Returns the
+    number of pairs at or above ``threshold``.
     """
     if max_comparisons is None:
         max_comparisons = comparison_budget(_count_matching_records(splink_cursor))
@@ -335,6 +339,8 @@ def predict_links(
             {", ".join(detail_columns) or "null as no_detail_columns"}
         from {predictions.physical_name}
     """)
+    if on_predictions is not None:
+        on_predictions(predictions.physical_name)
     predictions.drop_table_from_database_and_remove_from_cache()
 
     splink_cursor.execute(

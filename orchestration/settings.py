@@ -7,11 +7,15 @@ directory and would otherwise resolve a relative warehouse path differently.
 from __future__ import annotations
 
 import os
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DAGSTER_TEMPLATE = Path(__file__).resolve().parent / "dagster.yaml"
+# Time zone of the nightly schedule and of run dates.
+SCHEDULE_TIMEZONE = "Europe/Berlin"
 
 # Switch off usage statistics of dbt and Great Expectations before either is imported.
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -45,6 +49,19 @@ def outbox_dir() -> Path:
     return _path_from_env("CDP_OUTBOX", PROJECT_ROOT / "data" / "outbox")
 
 
+def run_date() -> date:
+    """Return the night being run: ``CDP_RUN_DATE`` if set, else today in Berlin."""
+    value = os.environ.get("CDP_RUN_DATE")
+    if value:
+        return date.fromisoformat(value)
+    return datetime.now(ZoneInfo(SCHEDULE_TIMEZONE)).date()
+
+
+def reports_dir() -> Path:
+    """Folder for run reports such as identity charts (``CDP_REPORTS``)."""
+    return _path_from_env("CDP_REPORTS", PROJECT_ROOT / "data" / "reports")
+
+
 def dagster_home() -> Path:
     """Dagster's instance folder (``DAGSTER_HOME``): run history and event logs."""
     return _path_from_env("DAGSTER_HOME", PROJECT_ROOT / ".dagster")
@@ -55,4 +72,5 @@ def export_settings_to_environment() -> None:
     os.environ["CDP_WAREHOUSE"] = str(warehouse_path())
     os.environ["CDP_LANDING_DIR"] = str(landing_dir())
     os.environ["CDP_OUTBOX"] = str(outbox_dir())
+    os.environ["CDP_REPORTS"] = str(reports_dir())
     os.environ["DAGSTER_HOME"] = str(dagster_home())
