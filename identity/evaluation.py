@@ -1,4 +1,4 @@
-"""Pairwise precision, recall and F1 of a clustering against ground truth.
+"""Pairwise and cluster-level scores of a clustering against ground truth.
 
 A pair of records is a true pair when both belong to the same person, and a predicted
 pair when both got the same customer_id. Pair counts come from group sizes, because a
@@ -10,6 +10,7 @@ group of n records contains n * (n - 1) / 2 pairs:
   person share.
 
 So no pair is ever materialized, and the cost is a few GROUP BYs over the records.
+``score_clusters`` adds scores per record and per cluster from the same group sizes.
 """
 
 from __future__ import annotations
@@ -85,6 +86,122 @@ def score_groupings(
     return PairwiseMetrics(
         int(records), int(predicted), int(true), int(correct), precision, recall, f1
     )
+
+
+@dataclass(frozen=True)
+class ClusterMetrics:
+    """Cluster-level scores of a predicted grouping, each in [0, 1].
+
+    B-cubed precision is the mean, over records, of the share of the record's
+    predicted cluster that belongs to its true person, and B-cubed recall the mean
+    share of its true person that landed in its predicted cluster. A cluster counts as exact when it holds all records of one person
+    and no others: exact_cluster_precision is the share of predicted clusters that
+    are exact, exact_cluster_recall the share of persons whose records form one.
+    adjusted_rand_index is the Rand index corrected for chance, in the form
+    scikit-learn's adjusted_rand_score computes: 1 for identical groupings, about 0
+    for random ones, and it can be negative. It is None when both groupings put every record alone, or every record
+    in one cluster, because the index is then undefined.
+    """
+
+    records: int
+    predicted_clusters: int
+    true_clusters: int
+    exact_clusters: int
+    b_cubed_precision: float
+    b_cubed_recall: float
+    b_cubed_f1: float
+    exact_cluster_precision: float
+    exact_cluster_recall: float
+    adjusted_rand_index: float | None
+
+
+def score_clusters(
+    con: duckdb.DuckDBPyConnection, relation_sql: str
+) -> ClusterMetrics | None:
+    """Compute cluster-level scores of a predicted grouping against a true one.
+
+    ``relation_sql`` has the same shape as for ``score_groupings``. Returns None when
+    it has no rows.
+    """
+    row = fetch_row(
+        con,
+        f"""
+        with labelled as (
+            select predicted_id, true_id from {relation_sql}
+        ),
+
+        predicted as (
+            select predicted_id, count(*) as n from labelled group by predicted_id
+        ),
+
+        truth as (
+            select true_id, count(*) as n from labelled group by true_id
+        ),
+
+        shared as (
+            select predicted_id, true_id, count(*) as n
+            from labelled
+            group by predicted_id, true_id
+        ),
+
+        shared_sized as (
+            select s.n, p.n as predicted_n, t.n as true_n
+            from shared as s
+            inner join predicted as p using (predicted_id)
+            inner join truth as t using (true_id)
+        )
+
+        select
+            (select count(*) from labelled),
+            (select count(*) from predicted),
+            (select count(*) from truth),
+            (select count(*) from shared_sized where n = predicted_n and n = true_n),
+            (select sum(n * n / predicted_n) from shared_sized),
+            (select sum(n * n / true_n) from shared_sized),
+            (select coalesce(sum(n * (n - 1) // 2), 0) from predicted),
+            (select coalesce(sum(n * (n - 1) // 2), 0) from truth),
+            (select coalesce(sum(n * (n - 1) // 2), 0) from shared)
+    """,
+    )
+    records, predicted_clusters, true_clusters, exact = (int(v) for v in row[:4])
+    if records == 0:
+        return None
+
+    b_cubed_precision = float(row[4]) / records
+    b_cubed_recall = float(row[5]) / records
+    return ClusterMetrics(
+        records=records,
+        predicted_clusters=predicted_clusters,
+        true_clusters=true_clusters,
+        exact_clusters=exact,
+        b_cubed_precision=b_cubed_precision,
+        b_cubed_recall=b_cubed_recall,
+        b_cubed_f1=_harmonic_mean(b_cubed_precision, b_cubed_recall),
+        exact_cluster_precision=exact / predicted_clusters,
+        exact_cluster_recall=exact / true_clusters,
+        adjusted_rand_index=_adjusted_rand_index(records, *(int(v) for v in row[6:])),
+    )
+
+
+def _harmonic_mean(precision: float, recall: float) -> float:
+    if precision + recall == 0:
+        return 0.0
+    return 2 * precision * recall / (precision + recall)
+
+
+def _adjusted_rand_index(
+    records: int, predicted_pairs: int, true_pairs: int, correct_pairs: int
+) -> float | None:
+    # On pair counts: the number of correct pairs expected from random groupings
+    # with the same cluster sizes is subtracted from the count and from its maximum.
+    all_pairs = records * (records - 1) // 2
+    if all_pairs == 0:
+        return None
+    expected = predicted_pairs * true_pairs / all_pairs
+    maximum = (predicted_pairs + true_pairs) / 2
+    if maximum == expected:
+        return None
+    return (correct_pairs - expected) / (maximum - expected)
 
 
 def evaluate_against_ground_truth(

@@ -26,6 +26,7 @@ STAGES = (
     "email_activity",
     "helpdesk_tickets",
     "social_leads",
+    "twins",
 )
 
 

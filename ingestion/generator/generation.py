@@ -15,6 +15,7 @@ from ingestion.generator.countries import COUNTRIES
 from ingestion.generator.crm import write_crm_contacts
 from ingestion.generator.email_activity import write_email_activity
 from ingestion.generator.ground_truth import ground_truth_path, write_ground_truth
+from ingestion.generator.hard_mode import add_twins
 from ingestion.generator.helpdesk import write_helpdesk_tickets
 from ingestion.generator.people import draw_people
 from ingestion.generator.pools import build_pools
@@ -95,6 +96,7 @@ def _draw_population(
     people = draw_people(
         stage_rng(seed, "people"), customers, pools, window, settings.person
     )
+    add_twins(stage_rng(seed, "twins"), people, pools, settings.person.twins)
     presence = draw_presence(stage_rng(seed, "presence"), customers, settings.presence)
     if progress is not None:
         progress("people", customers, customers)

@@ -62,6 +62,9 @@ class PersonRates:
     second_email: float = 0.12
     moved: float = 0.07
     household_shared_email: float = 0.015
+    # Persons who get a twin: same last name, birth date and address, another first
+    # name. Only hard mode (``hard_mode.hard_mode_settings``) sets it.
+    twins: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,15 @@
-"""Pairwise precision, recall and F1 on groupings small enough to count by hand."""
+"""Pairwise and cluster-level scores on groupings small enough to count by hand."""
 
 from __future__ import annotations
 
 import duckdb
 import pytest
 
-from identity.evaluation import evaluate_against_ground_truth, score_groupings
+from identity.evaluation import (
+    evaluate_against_ground_truth,
+    score_clusters,
+    score_groupings,
+)
 
 
 @pytest.fixture
@@ -83,3 +87,61 @@ def test_ground_truth_csv_is_joined_on_record_key(con, tmp_path):
     assert metrics.true_pairs == 3
     assert metrics.precision == pytest.approx(1.0)
     assert metrics.recall == pytest.approx(1 / 3)
+
+
+def test_cluster_scores_match_hand_computed_values(con):
+    # Predicted {a, b, c}, {d}, {e, f}; true {a, b}, {c, d}, {e, f}.
+    # B-cubed precision per record: 2/3 2/3 1/3 1 1 1, recall: 1 1 1/2 1/2 1 1.
+    # Only {e, f} is an exact cluster. Adjusted Rand index from the pair counts:
+    # expected correct pairs 4 * 3 / 15 = 0.8, so (2 - 0.8) / (3.5 - 0.8) = 4/9.
+    load_grouping(
+        con,
+        [
+            ("a", "P1", "T1"),
+            ("b", "P1", "T1"),
+            ("c", "P1", "T2"),
+            ("d", "P2", "T2"),
+            ("e", "P3", "T3"),
+            ("f", "P3", "T3"),
+        ],
+    )
+
+    metrics = score_clusters(con, "grouping")
+
+    assert metrics.records == 6
+    assert metrics.predicted_clusters == 3
+    assert metrics.true_clusters == 3
+    assert metrics.exact_clusters == 1
+    assert metrics.b_cubed_precision == pytest.approx(7 / 9)
+    assert metrics.b_cubed_recall == pytest.approx(5 / 6)
+    assert metrics.b_cubed_f1 == pytest.approx(2 * (7 / 9) * (5 / 6) / (7 / 9 + 5 / 6))
+    assert metrics.exact_cluster_precision == pytest.approx(1 / 3)
+    assert metrics.exact_cluster_recall == pytest.approx(1 / 3)
+    assert metrics.adjusted_rand_index == pytest.approx(4 / 9)
+
+
+def test_cluster_scores_of_perfect_grouping(con):
+    load_grouping(con, [("a", "P1", "T1"), ("b", "P1", "T1"), ("c", "P2", "T2")])
+
+    metrics = score_clusters(con, "grouping")
+
+    assert metrics.b_cubed_precision == pytest.approx(1.0)
+    assert metrics.b_cubed_recall == pytest.approx(1.0)
+    assert metrics.exact_cluster_precision == pytest.approx(1.0)
+    assert metrics.exact_cluster_recall == pytest.approx(1.0)
+    assert metrics.adjusted_rand_index == pytest.approx(1.0)
+
+
+def test_adjusted_rand_index_undefined_for_singletons(con):
+    load_grouping(con, [("a", "P1", "T1"), ("b", "P2", "T2")])
+
+    metrics = score_clusters(con, "grouping")
+
+    assert metrics.adjusted_rand_index is None
+    assert metrics.exact_cluster_recall == pytest.approx(1.0)
+
+
+def test_cluster_scores_none_without_records(con):
+    con.execute("create table grouping (predicted_id varchar, true_id varchar)")
+
+    assert score_clusters(con, "grouping") is None

