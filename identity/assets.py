@@ -59,7 +59,8 @@ def _metric(value: float | None) -> float | None:
         "Person record to customer id: records sharing an identifier, plus Splink "
         "pairs above the match threshold, clustered into one customer each. Writes "
         "identity.record_customers, identity.match_pairs and "
-        "identity.resolution_metrics."
+        "identity.resolution_metrics; customer ids stay stable across runs, with "
+        "every merge and split in identity.customer_id_history."
     ),
     pool="duckdb_writer",
     check_specs=HEALTH_CHECKS,
@@ -75,6 +76,7 @@ def record_customers(
             charts_dir=settings.reports_dir()
             / "identity"
             / settings.run_date().isoformat(),
+            run_id=context.run_id,
         )
         check_results = health_check_results(con)
 
@@ -86,6 +88,10 @@ def record_customers(
         "customers": result.customers,
         "match_threshold": result.threshold,
         "dagster/row_count": result.records,
+        "customer_ids_kept": result.id_changes.kept,
+        "customer_ids_minted": result.id_changes.minted,
+        "customer_ids_merged": result.id_changes.merged,
+        "customer_ids_split": result.id_changes.split,
     }
     if result.f1 is not None:
         metadata |= {

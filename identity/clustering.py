@@ -1,4 +1,4 @@
-"""Connected components over all links, and a customer_id for each component.
+"""Connected components over all links.
 
 Every record is a node; identifier links and Splink links above the threshold are
 edges. Records in one connected component are one customer, whichever kind of link
@@ -8,9 +8,8 @@ replaced by that record's own label until it points at a root (pointer jumping).
 rounds repeat until no label changes, which labels every component with its smallest
 record_key.
 
-customer_id is 'cus_' followed by the first 16 hex digits of md5(smallest record_key),
-so the same clusters get the same ids on every run. An id changes only when its
-smallest record leaves the cluster or a cluster with a smaller key absorbs it.
+That label, ``cluster_key``, names a component within one run only.
+``identity.stable_ids`` turns components into customer ids that persist across runs.
 """
 
 from __future__ import annotations
@@ -36,17 +35,13 @@ RECORD_CLUSTERS = scratch_table("record_clusters")
 MAX_ROUNDS = 1000
 
 
-def customer_id_sql(record_key_sql: str) -> str:
-    """Return the SQL expression that derives a customer_id from a record_key."""
-    return f"'cus_' || left(md5({record_key_sql}), 16)"
-
-
 def cluster_records(con: duckdb.DuckDBPyConnection) -> int:
-    """Write ``record_clusters`` (record_key, customer_id) to the scratch database.
+    """Write ``record_clusters`` (record_key, cluster_key) to the scratch database.
 
     Uses ``identifier_links`` and ``splink_links`` from the scratch database and
-    every record of ``intermediate.int_person_records``, linked or not. Returns the
-    number of customers.
+    every record of ``intermediate.int_person_records``, linked or not. cluster_key
+    is the smallest record_key of the record's component. Returns the number of
+    components.
     """
     _write_edges(con)
     con.execute(f"""
@@ -57,12 +52,12 @@ def cluster_records(con: duckdb.DuckDBPyConnection) -> int:
     rounds = _propagate_labels(con)
     con.execute(f"""
         create or replace table {RECORD_CLUSTERS} as
-        select record_key, {customer_id_sql("label")} as customer_id
+        select record_key, label as cluster_key
         from {LABELS}
     """)
 
     customers = fetch_value(
-        con, f"select count(distinct customer_id) from {RECORD_CLUSTERS}"
+        con, f"select count(distinct cluster_key) from {RECORD_CLUSTERS}"
     )
     logger.info("Clustered records into %d customers in %d rounds", customers, rounds)
     return customers

@@ -3,14 +3,16 @@
 One run reads ``intermediate.int_person_records`` and ``intermediate.int_identifiers``
 and replaces ``identity.record_customers``, ``identity.match_pairs`` and
 ``identity.skipped_identifiers`` in one transaction, appending one row to
-``identity.resolution_metrics``. Running it twice on the same data gives the same
-rows apart from the resolved_at timestamps.
+``identity.resolution_metrics``. The same transaction updates the stable id tables
+(``identity.stable_ids``). Running it twice on the same data gives the same rows
+apart from timestamps and run ids.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,13 +20,14 @@ from pathlib import Path
 import duckdb
 
 from identity.charts import write_run_charts
-from identity.clustering import RECORD_CLUSTERS, cluster_records
+from identity.clustering import cluster_records
 from identity.evaluation import PairwiseMetrics, evaluate_against_ground_truth
 from identity.explain import write_pair_scores
 from identity.graph import (
     DEFAULT_MAX_RECORDS_PER_IDENTIFIER,
     IDENTIFIER_LINKS,
     SKIPPED,
+    IdentifierGraphStats,
     build_identifier_links,
 )
 from identity.health import write_cluster_metrics
@@ -40,6 +43,13 @@ from identity.splink_model import (
     settings_differences,
 )
 from identity.sql import fetch_row, fetch_value
+from identity.stable_ids import (
+    RECORD_CUSTOMER_IDS,
+    CustomerIdChanges,
+    assign_customer_ids,
+    create_customer_id_tables,
+    save_customer_ids,
+)
 from identity.tables import (
     IDENTITY_SCHEMA,
     MATCH_PAIRS,
@@ -64,8 +74,10 @@ class ResolutionResult:
     so a pair sharing an email and a phone number counts once (match_pairs has one
     row per identifier type). pairs_splink counts pairs at or above ``threshold``.
     precision, recall and f1 are pairwise scores, None without ground truth.
+    id_changes counts kept, new, merged and split customer ids.
     """
 
+    run_id: str
     resolved_at: datetime
     records: int
     customers: int
@@ -74,6 +86,7 @@ class ResolutionResult:
     skipped_identifiers: int
     threshold: float
     model_trained: bool
+    id_changes: CustomerIdChanges
     precision: float | None = None
     recall: float | None = None
     f1: float | None = None
@@ -86,6 +99,7 @@ def resolve_identities(
     threshold: float = DEFAULT_THRESHOLD,
     max_records_per_identifier: int = DEFAULT_MAX_RECORDS_PER_IDENTIFIER,
     charts_dir: Path | None = None,
+    run_id: str | None = None,
 ) -> ResolutionResult:
     """Link, cluster and write the identity tables of the warehouse behind ``con``.
 
@@ -93,27 +107,29 @@ def resolve_identities(
     present, the run is scored against it. A missing ``model_path`` is not an error:
     the run trains a model on the warehouse data, saves it there and logs a warning.
     With ``charts_dir``, Splink's charts of the run are written there as HTML.
+    ``run_id`` labels the run in the id history (a Dagster run id, say); a random
+    UUID when None.
     """
-    # Splink 5.0.0 turns a threshold of 1 into the match weight "inf" and then fails
-    # on its own SQL, so 1 is excluded along with 0.
-    if not 0.0 < threshold < 1.0:
-        raise ValueError(
-            "threshold must be a match probability between 0 and 1, both excluded; "
-            f"got {threshold}"
-        )
+    check_threshold(threshold)
 
     started = time.perf_counter()
+    run_id = run_id or str(uuid.uuid4())
     resolved_at = datetime.now(UTC).replace(tzinfo=None)
     records = _count_records(con)
+    create_customer_id_tables(con)
 
     with scratch_database(con) as splink_cursor:
-        graph = build_identifier_links(con, max_records_per_identifier)
-        prepare_matching_records(con)
-        model_trained, pairs_splink = _score_pairs(
-            splink_cursor, model_path, threshold, records, charts_dir
+        graph, model_trained, pairs_splink = link_records(
+            con,
+            splink_cursor,
+            model_path,
+            threshold,
+            max_records_per_identifier,
+            charts_dir,
         )
-        apply_review_decisions(con)
-        customers = cluster_records(con)
+        cluster_records(con)
+        id_changes = assign_customer_ids(con, run_id, resolved_at)
+        customers = id_changes.customers
         metrics = _evaluate(con, ground_truth)
 
         pairs_deterministic = fetch_value(
@@ -122,6 +138,7 @@ def resolve_identities(
             f"from {IDENTIFIER_LINKS})",
         )
         result = ResolutionResult(
+            run_id=run_id,
             resolved_at=resolved_at,
             records=records,
             customers=customers,
@@ -130,6 +147,7 @@ def resolve_identities(
             skipped_identifiers=graph.skipped_values,
             threshold=threshold,
             model_trained=model_trained,
+            id_changes=id_changes,
             precision=metrics.precision if metrics else None,
             recall=metrics.recall if metrics else None,
             f1=metrics.f1 if metrics else None,
@@ -147,6 +165,43 @@ def resolve_identities(
         time.perf_counter() - started,
     )
     return result
+
+
+def check_threshold(threshold: float) -> None:
+    """Raise ValueError unless ``threshold`` is a usable match probability."""
+    # Splink 5.0.0 turns a threshold of 1 into the match weight "inf" and then fails
+    # on its own SQL, so 1 is excluded along with 0.
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(
+            "threshold must be a match probability between 0 and 1, both excluded; "
+            f"got {threshold}"
+        )
+
+
+def link_records(
+    con: duckdb.DuckDBPyConnection,
+    splink_cursor: duckdb.DuckDBPyConnection,
+    model_path: Path,
+    threshold: float,
+    max_records_per_identifier: int = DEFAULT_MAX_RECORDS_PER_IDENTIFIER,
+    charts_dir: Path | None = None,
+) -> tuple[IdentifierGraphStats, bool, int]:
+    """Write the identifier links and Splink links of all records to scratch.
+
+    Needs the scratch database of ``scratch_database(con)``, with ``splink_cursor``
+    the cursor it yields. With ``charts_dir``, Splink's charts are written there.
+    Returns (identifier graph counts, whether a model was trained, Splink pairs
+    kept).
+    """
+    records = _count_records(con)
+    graph = build_identifier_links(con, max_records_per_identifier)
+    prepare_matching_records(con)
+    model_trained, pairs_splink = _score_pairs(
+        splink_cursor, model_path, threshold, records, charts_dir
+    )
+    # Reviewers' decisions override Splink's pairs before clustering.
+    apply_review_decisions(con)
+    return graph, model_trained, pairs_splink
 
 
 def _count_records(con: duckdb.DuckDBPyConnection) -> int:
@@ -234,7 +289,7 @@ def _evaluate(
     if not ground_truth.is_file():
         logger.warning("Ground truth %s not found; skipping evaluation", ground_truth)
         return None
-    return evaluate_against_ground_truth(con, RECORD_CLUSTERS, ground_truth)
+    return evaluate_against_ground_truth(con, RECORD_CUSTOMER_IDS, ground_truth)
 
 
 def _write_outputs(con: duckdb.DuckDBPyConnection, result: ResolutionResult) -> None:
@@ -245,6 +300,7 @@ def _write_outputs(con: duckdb.DuckDBPyConnection, result: ResolutionResult) -> 
     con.begin()
     try:
         _replace_record_customers(con, result.resolved_at)
+        save_customer_ids(con)
         _replace_match_pairs(con)
         _replace_skipped_identifiers(con, result.resolved_at)
         _append_metrics(con, result)
@@ -256,10 +312,12 @@ def _write_outputs(con: duckdb.DuckDBPyConnection, result: ResolutionResult) -> 
         con.rollback()
         raise
     logger.info(
-        "Wrote %s, %s and %s; appended one row to %s",
+        "Wrote %s, %s and %s, updated the customer id tables for run %s; appended "
+        "one row to %s",
         RECORD_CUSTOMERS,
         MATCH_PAIRS,
         SKIPPED_IDENTIFIERS,
+        result.run_id,
         RESOLUTION_METRICS,
     )
 
@@ -308,7 +366,7 @@ def _replace_record_customers(
         insert into {RECORD_CUSTOMERS}
         select p.record_key, p.source, p.source_record_id, c.customer_id, $resolved_at
         from {PERSON_RECORDS} as p
-        inner join {RECORD_CLUSTERS} as c using (record_key)
+        inner join {RECORD_CUSTOMER_IDS} as c using (record_key)
         order by p.record_key
         """,
         {"resolved_at": resolved_at},

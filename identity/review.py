@@ -229,7 +229,7 @@ def write_review_queue(
             inner join {RECORD_CLUSTERS} as cl on d.record_key_l = cl.record_key
             inner join {RECORD_CLUSTERS} as cr on d.record_key_r = cr.record_key
             left join {SCORED_PAIRS} as p using (record_key_l, record_key_r)
-            where d.decision = '{NO_MATCH}' and cl.customer_id = cr.customer_id
+            where d.decision = '{NO_MATCH}' and cl.cluster_key = cr.cluster_key
         )
 
         select

@@ -19,6 +19,14 @@ MATCH_PAIRS = "identity.match_pairs"
 RESOLUTION_METRICS = "identity.resolution_metrics"
 SKIPPED_IDENTIFIERS = "identity.skipped_identifiers"
 
+# Stable customer ids (identity/stable_ids.py). Each run updates these tables in
+# place and never drops them, because they carry the ids from run to run. Neither dbt
+# nor a full refresh touches the identity schema.
+CUSTOMER_ID_MAP = "identity.customer_id_map"
+CUSTOMER_IDS = "identity.customer_ids"
+CUSTOMER_ID_HISTORY = "identity.customer_id_history"
+CUSTOMER_ID_LOOKUP = "identity.customer_id_lookup"
+
 SCRATCH_DATABASE = "identity_scratch"
 
 

@@ -198,6 +198,10 @@ def test_run_leaves_no_working_tables(build_warehouse, typo_and_household_record
     ).fetchall()
     assert [row[0] for row in tables] == [
         "identity.cluster_metrics",
+        "identity.customer_id_history",
+        "identity.customer_id_lookup",
+        "identity.customer_id_map",
+        "identity.customer_ids",
         "identity.match_pairs",
         "identity.record_customers",
         "identity.resolution_metrics",
