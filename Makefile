@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install run test dev bench bench-accuracy generate lint clean
+.PHONY: install run test dev bench bench-ingest bench-accuracy generate lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -32,6 +32,9 @@ dev: install
 bench: install
 	$(BIN)/python -m pytest -m slow -o addopts="" -s
 
+bench-ingest: install
+	$(BIN)/python -m benchmarks.ingestion_speed
+
 # recordlinkage 0.16, the newest release, requires pandas<3, so the accuracy
 # benchmark runs its recipe in a separate venv instead of the project's.
 RL_VENV := .venv-recordlinkage
@@ -44,7 +47,7 @@ bench-accuracy: install $(RL_VENV)/bin/python
 		$(BIN)/python -m identity.benchmark --dataset all --customers 5000
 
 lint: install
-	$(BIN)/ruff check ingestion identity activation orchestration tests
+	$(BIN)/ruff check ingestion identity activation orchestration benchmarks tests
 
 clean:
 	rm -rf $(RL_VENV) data/warehouse.duckdb* data/outbox data/reports .dagster dbt_project/target
