@@ -637,3 +637,15 @@ def test_unknown_encoding_rejects_file(con, tmp_path):
 
     assert result.status == "rejected"
     assert "unknown encoding 'klingon-8'" in result.message
+
+
+def test_jsonl_keys_differing_in_case_kept_apart(con, tmp_path):
+    landing = tmp_path / "landing"
+    body = '{"Id": "1", "Name": "Ann", "NAME": "other"}\n'
+    write(landing, PEOPLE_JSONL, "people_2026-11-30.jsonl", body)
+
+    [result] = load_source(con, PEOPLE_JSONL, landing)
+
+    assert result.status == "loaded"
+    row = con.execute("select person_id, name, extra_name from raw.people_jsonl")
+    assert row.fetchone() == ("1", "Ann", "other")
