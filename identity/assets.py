@@ -76,7 +76,7 @@ def record_customers(
             charts_dir=settings.reports_dir()
             / "identity"
             / settings.run_date().isoformat(),
-            run_id=context.run_id,
+            run_id=context.run.run_id,
         )
         check_results = health_check_results(con)
 

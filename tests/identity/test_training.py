@@ -28,7 +28,7 @@ def train(build_warehouse, synthetic_population, caplog):
             build_identifier_links(con)
             prepare_matching_records(con)
             linker = create_linker(splink_cursor, settings)
-            with caplog.at_level(logging.INFO):
+            with caplog.at_level(logging.INFO, logger="identity.training"):
                 return train_linker(linker)
 
     return run
