@@ -47,18 +47,22 @@ def prepare_dagster_home() -> Path:
 
 
 def check_warehouse_writable(path: Path) -> None:
-    """Fail early, with what to do, when another process holds the DuckDB lock."""
+    """Fail early, with what to do, when another process holds the DuckDB lock.
+
+    Retries for ``CONNECT_TIMEOUT_SECONDS`` first, so a short query in another
+    process does not fail the run.
+    """
+    from orchestration.resources import (
+        CONNECT_TIMEOUT_SECONDS,
+        WarehouseLockedError,
+        connect_with_retry,
+    )
+
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        duckdb.connect(str(path)).close()
-    except duckdb.IOException as error:
-        raise click.ClickException(
-            f"the warehouse {path} is locked by another process ({error}). "
-            "DuckDB allows one writer, and any open connection, read-only ones "
-            "included, blocks it: close every other process that has the file "
-            "open (a job started in `cdp dev`, a notebook, a DuckDB shell), then "
-            "retry."
-        ) from error
+        connect_with_retry(path, False, CONNECT_TIMEOUT_SECONDS, logger).close()
+    except WarehouseLockedError as error:
+        raise click.ClickException(str(error)) from error
 
 
 @click.group()
@@ -75,7 +79,8 @@ def main(verbose: bool) -> None:
     type=click.FloatRange(min=0),
     default=3600,
     show_default=True,
-    help="Seconds to wait for another cdp run on the same warehouse to finish.",
+    help="Seconds to wait for another run on the same warehouse (cdp run, or a "
+    "run started in the Dagster UI, by the schedule or by the sensor) to finish.",
 )
 @click.option(
     "--full-refresh",

@@ -9,7 +9,11 @@ from identity.assets import record_customers
 from ingestion.assets import source_assets, source_checks
 from orchestration.dbt_assets import dbt_after_identity, dbt_before_identity
 from orchestration.jobs import nightly_job, nightly_schedule
-from orchestration.quality_checks import dim_customers_expectations
+from orchestration.quality_checks import (
+    dim_customers_expectations,
+    gate_identity_on_staging,
+    staging_checks,
+)
 from orchestration.resources import build_resources
 from orchestration.sensors import new_extracts_sensor
 
@@ -17,11 +21,11 @@ defs = dg.Definitions(
     assets=[
         *source_assets,
         dbt_before_identity,
-        record_customers,
+        gate_identity_on_staging(record_customers),
         dbt_after_identity,
         *destination_assets,
     ],
-    asset_checks=[*source_checks, dim_customers_expectations],
+    asset_checks=[*source_checks, *staging_checks, dim_customers_expectations],
     jobs=[nightly_job],
     schedules=[nightly_schedule],
     sensors=[new_extracts_sensor],

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dagster as dg
 
 # The in-process executor runs one step at a time, so only one process writes to
-# the DuckDB file at any moment.
+# the DuckDB file at any moment. It also sets up resources once per run, which lets
+# the warehouse resource hold the run lock from the first step to the last.
 nightly_job = dg.define_asset_job(
     name="nightly",
     selection=dg.AssetSelection.all(),

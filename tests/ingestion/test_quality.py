@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from ingestion.quality import validate_frame
 
@@ -77,3 +78,81 @@ def test_few_missing_emails_only_warn():
 
     failed = [o for o in outcomes if not o.success]
     assert [o.severity for o in failed] == ["warning"]
+
+
+def failed_checks(frame: pd.DataFrame, model: str) -> list[tuple[str, str, str]]:
+    return [
+        (o.expectation, o.column, o.severity)
+        for o in validate_frame(frame, model)
+        if not o.success
+    ]
+
+
+def orders_frame(**columns) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"order_id": ["#1001", "#1002", "#1003"], "total": [10.0, 0.0, 99.5]} | columns
+    )
+
+
+def test_clean_staging_orders_pass():
+    assert failed_checks(orders_frame(), "stg_shop__orders") == []
+
+
+def test_negative_order_total_fails_critically():
+    frame = orders_frame(total=[10.0, -5.0, 99.5])
+
+    failed = failed_checks(frame, "stg_shop__orders")
+
+    assert failed == [("expect_column_values_to_be_between", "total", "critical")]
+
+
+def test_missing_order_id_fails_critically():
+    frame = orders_frame(order_id=["#1001", None, "#1003"])
+
+    failed = failed_checks(frame, "stg_shop__orders")
+
+    assert failed == [("expect_column_values_to_not_be_null", "order_id", "critical")]
+
+
+def test_duplicate_contact_id_fails_critically():
+    frame = pd.DataFrame(
+        {"contact_id": ["c1", "c1", "c2"], "email": ["a@x.de", "b@x.de", "c@x.de"]}
+    )
+
+    failed = failed_checks(frame, "stg_crm__contacts")
+
+    assert failed == [("expect_column_values_to_be_unique", "contact_id", "critical")]
+
+
+def test_empty_staging_model_fails_critically():
+    frame = pd.DataFrame({"event_id": [], "occurred_at": []}, dtype="object")
+
+    failed = failed_checks(frame, "stg_web__events")
+
+    assert failed == [("expect_table_row_count_to_be_between", None, "critical")]
+
+
+def test_few_events_without_time_only_warn():
+    times = [pd.Timestamp("2026-11-30 10:00")] * 95 + [None] * 5
+    frame = pd.DataFrame(
+        {"event_id": [f"e{i}" for i in range(100)], "occurred_at": times}
+    )
+
+    outcomes = validate_frame(frame, "stg_web__events")
+
+    failed = [o for o in outcomes if not o.success]
+    assert [(o.column, o.severity) for o in failed] == [("occurred_at", "warning")]
+    assert failed[0].unexpected_count == 5
+    assert failed[0].unexpected_percent == pytest.approx(5.0)
+    assert failed[0].mostly == 0.99
+
+
+def test_many_events_without_time_fail_critically():
+    times = [pd.Timestamp("2026-11-30 10:00")] * 80 + [None] * 20
+    frame = pd.DataFrame(
+        {"event_id": [f"e{i}" for i in range(100)], "occurred_at": times}
+    )
+
+    failed = failed_checks(frame, "stg_web__events")
+
+    assert ("expect_column_values_to_not_be_null", "occurred_at", "critical") in failed

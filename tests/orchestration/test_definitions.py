@@ -1,4 +1,5 @@
-"""Snapshot of the Dagster graph: a change to assets, jobs or schedules shows up here.
+"""Snapshot of the Dagster graph: a change to assets, checks, jobs or schedules shows
+up here.
 
 Loading the definitions parses the dbt project when its manifest is stale, so this
 test also proves that the real project and dagster-dbt agree.
@@ -47,6 +48,36 @@ ASSETS = [
     "staging/stg_web__events",
 ]
 
+# (asset, check, blocking) for every asset check.
+CHECKS = [
+    ("marts/dim_customers", "great_expectations_suite", True),
+    *[
+        (f"raw/{source}", check, check != "rows_accounted_for")
+        for source in (
+            "crm_contacts",
+            "email_activity",
+            "helpdesk_tickets",
+            "shop_orders",
+            "social_leads",
+            "web_events",
+        )
+        for check in (
+            "great_expectations_suite",
+            "no_rejected_files",
+            "rows_accounted_for",
+        )
+    ],
+    ("staging/stg_crm__contacts", "great_expectations_suite", True),
+    ("staging/stg_shop__orders", "great_expectations_suite", True),
+    ("staging/stg_web__events", "great_expectations_suite", True),
+]
+
+GATED_STAGING_MODELS = {
+    "staging/stg_crm__contacts",
+    "staging/stg_shop__orders",
+    "staging/stg_web__events",
+}
+
 
 @pytest.fixture(scope="module")
 def defs(tmp_path_factory, monkeypatch_module):
@@ -79,12 +110,37 @@ def test_asset_list_unchanged(graph):
     assert keys == ASSETS
 
 
-def test_identity_runs_after_intermediate(graph):
+def test_check_list_unchanged(defs):
+    checks = sorted(
+        (spec.asset_key.to_user_string(), spec.name, spec.blocking)
+        for check in defs.asset_checks or []
+        for spec in check.check_specs
+    )
+    assert checks == CHECKS
+
+
+def test_identity_runs_after_intermediate_and_gates(graph):
     upstream = parents(graph, "identity/record_customers")
     assert upstream == {
         "intermediate/int_person_records",
         "intermediate/int_identifiers",
+        *GATED_STAGING_MODELS,
     }
+
+
+def test_staging_gates_wired_into_identity_step(defs):
+    """The job must pass each gate's result to identity, or a failure would not block."""
+    job = defs.resolve_job_def("nightly")
+    identity_inputs = next(
+        deps
+        for node, deps in job.dependencies.items()
+        if node.name == "identity__record_customers"
+    )
+    for model in GATED_STAGING_MODELS:
+        dependency = identity_inputs[model.replace("/", "_")]
+        blocking_nodes = {d.node for d in dependency.asset_check_dependencies}
+        check_node = model.replace("/", "__") + "_great_expectations_suite"
+        assert check_node in blocking_nodes, model
 
 
 def test_marts_read_identity_through_staging(graph):
