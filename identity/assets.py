@@ -10,10 +10,15 @@ from identity.health import (
     merge_rates,
 )
 from identity.resolve import resolve_identities
+from ingestion.quality import STAGING_RULES
 from orchestration import settings
 from orchestration.resources import DuckDBWarehouse
 
 UPSTREAM_MODELS = ["int_person_records", "int_identifiers"]
+# Identity reads the staging models through the intermediate ones, which dbt builds
+# in the same step. Depending on the checked staging models directly lets their
+# blocking quality checks stop identity resolution and everything after it.
+GATING_STAGING_MODELS = list(STAGING_RULES)
 ASSET_KEY = dg.AssetKey(["identity", "record_customers"])
 
 # Over-merging checks block the marts and activation downstream, so a run that
@@ -51,7 +56,10 @@ def _metric(value: float | None) -> float | None:
 
 @dg.asset(
     key=ASSET_KEY,
-    deps=[dg.AssetKey(["intermediate", name]) for name in UPSTREAM_MODELS],
+    deps=[
+        *(dg.AssetKey(["intermediate", name]) for name in UPSTREAM_MODELS),
+        *(dg.AssetKey(["staging", name]) for name in GATING_STAGING_MODELS),
+    ],
     group_name="identity",
     kinds={"duckdb", "python"},
     owners=["team:data-platform"],

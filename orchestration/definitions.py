@@ -11,7 +11,6 @@ from orchestration.dbt_assets import dbt_after_identity, dbt_before_identity
 from orchestration.jobs import nightly_job, nightly_schedule
 from orchestration.quality_checks import (
     dim_customers_expectations,
-    gate_identity_on_staging,
     staging_checks,
 )
 from orchestration.resources import build_resources
@@ -21,7 +20,7 @@ defs = dg.Definitions(
     assets=[
         *source_assets,
         dbt_before_identity,
-        gate_identity_on_staging(record_customers),
+        record_customers,
         dbt_after_identity,
         *destination_assets,
     ],

@@ -6,8 +6,8 @@ record never reaches the audience exports.
 Dagster blocks only the steps that read a checked asset directly, and only when they
 run in a later step than the asset. The staging models are built in the same dbt
 step as the intermediate models, so their checks cannot stop those. The checks run
-after that step. ``gate_identity_on_staging`` makes identity resolution depend on
-the checked models, so a critical failure stops it. The marts read identity's
+after that step. Identity resolution depends on the checked models (see
+``identity/assets.py``), so a critical failure stops it. The marts read identity's
 output, so they and the exports are skipped too. Every suite's thresholds are in
 ``ingestion/quality.py``.
 """
@@ -119,38 +119,6 @@ def outcome_table(outcomes: Sequence[ExpectationOutcome]) -> str:
             f"| {_blank_if_none(o.observed_value)} |"
         )
     return "\n".join(lines)
-
-
-def gate_identity_on_staging(
-    identity_asset: dg.AssetsDefinition,
-) -> dg.AssetsDefinition:
-    """Add the checked staging models as dependencies of identity resolution.
-
-    Identity resolution reads them through ``int_person_records`` and
-    ``int_identifiers``, which dbt builds in the same step as the staging models.
-    Declaring the staging models as direct dependencies lets their blocking checks
-    stop it.
-    """
-    gated = [staging_key(model) for model in STAGING_RULES]
-    mapped = dg.map_asset_specs(
-        lambda spec: spec.merge_attributes(deps=gated), [identity_asset]
-    )[0]
-    # NOTE: in dagster 1.13.27, map_asset_specs adds an op input per new dependency
-    # but leaves it out of keys_by_input_name, so the job does not wire the input
-    # and the checks would not block. Rebuilding the definition maps each input.
-    # Declaring these deps in identity/assets.py would make this step unneeded.
-    keys_by_input_name = {
-        **mapped.node_keys_by_input_name,
-        **{_input_name(key): key for key in gated},
-    }
-    return dg.AssetsDefinition.dagster_internal_init(
-        **{**mapped.get_attributes_dict(), "keys_by_input_name": keys_by_input_name}
-    )
-
-
-def _input_name(key: dg.AssetKey) -> str:
-    # The input name map_asset_specs gives to an added dependency.
-    return "_".join(key.path)
 
 
 def _metadata_label(outcome: ExpectationOutcome) -> str:
