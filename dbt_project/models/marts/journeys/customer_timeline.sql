@@ -1,0 +1,158 @@
+-- One row per touchpoint of a known customer across every source: web session
+-- starts, orders, email activities, helpdesk tickets, social lead forms and CRM
+-- contact creation. detail carries ids, campaign names, channels and statuses,
+-- never names, addresses or free text.
+with
+
+sessions as (
+
+    select * from {{ ref('fct_sessions') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('fct_orders') }}
+
+),
+
+email_activities as (
+
+    select * from {{ ref('fct_email_activities') }}
+
+),
+
+tickets as (
+
+    select * from {{ ref('fct_support_tickets') }}
+
+),
+
+social_leads as (
+
+    select * from {{ ref('stg_social__leads') }}
+
+),
+
+crm_contacts as (
+
+    select * from {{ ref('stg_crm__contacts') }}
+
+),
+
+customer_records as (
+
+    select * from {{ ref('customer_source_records') }}
+
+),
+
+touchpoints as (
+
+    select
+        customer_id,
+        started_at as occurred_at,
+        'web_events' as source,
+        'session_started' as touchpoint_type,
+        session_id as source_record_id,
+        {{ dbt.concat([
+            "'channel: '", 'channel',
+            "', landing page: '", "coalesce(landing_page, '-')",
+        ]) }} as detail
+    from sessions
+    where customer_id is not null
+
+    union all
+
+    select
+        customer_id,
+        ordered_at,
+        'shop_orders',
+        'order_placed',
+        order_id,
+        {{ dbt.concat([
+            "'status: '", "coalesce(financial_status, '-')",
+            "', total EUR: '", "coalesce(cast(total_eur as " ~ dbt.type_string() ~ "), '-')",
+        ]) }}
+    from orders
+
+    union all
+
+    select
+        customer_id,
+        occurred_at,
+        'email_activity',
+        {{ dbt.concat(["'email_'", 'activity_type']) }},
+        email_activity_id,
+        {{ dbt.concat(["'campaign: '", "coalesce(campaign_name, campaign_id, '-')"]) }}
+    from email_activities
+
+    union all
+
+    select
+        customer_id,
+        created_at,
+        'helpdesk_tickets',
+        'ticket_created',
+        ticket_id,
+        {{ dbt.concat([
+            "'channel: '", "coalesce(channel, '-')",
+            "', status: '", "coalesce(status, '-')",
+        ]) }}
+    from tickets
+
+    union all
+
+    select
+        customer_records.customer_id,
+        social_leads.created_at,
+        'social_leads',
+        'lead_form_submitted',
+        social_leads.lead_id,
+        {{ dbt.concat([
+            "'form: '", "coalesce(social_leads.form_name, '-')",
+            "', campaign: '", "coalesce(social_leads.campaign_name, '-')",
+            "', platform: '", "coalesce(social_leads.platform, '-')",
+        ]) }}
+    from social_leads
+    inner join customer_records
+        on {{ cdp.record_key('social_leads', 'social_leads.lead_id') }}
+            = customer_records.record_key
+
+    union all
+
+    select
+        customer_records.customer_id,
+        crm_contacts.created_at,
+        'crm_contacts',
+        'crm_contact_created',
+        crm_contacts.contact_id,
+        cast(null as {{ dbt.type_string() }})
+    from crm_contacts
+    inner join customer_records
+        on {{ cdp.record_key('crm_contacts', 'crm_contacts.contact_id') }}
+            = customer_records.record_key
+
+),
+
+final as (
+
+    select
+        {{ cdp.surrogate_key(['source', 'touchpoint_type', 'source_record_id']) }}
+            as touchpoint_id,
+        customer_id,
+        occurred_at,
+        source,
+        touchpoint_type,
+        source_record_id,
+        detail,
+        row_number() over (
+            partition by customer_id
+            order by occurred_at, source, touchpoint_type, source_record_id
+        ) as touchpoint_number
+    from touchpoints
+    where customer_id is not null
+        and occurred_at is not null
+
+)
+
+select * from final

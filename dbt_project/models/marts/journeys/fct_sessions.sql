@@ -1,0 +1,80 @@
+-- One row per visitor session: its times, counts, landing page and the channel
+-- and campaign of its first event.
+with
+
+session_events as (
+
+    select * from {{ ref('fct_session_events') }}
+
+),
+
+first_events as (
+
+    select
+        session_id,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        {{ cdp.url_host('page_url') }} as page_host,
+        {{ cdp.url_host('referrer') }} as referrer_host
+    from session_events
+    where event_number = 1
+
+),
+
+sessions as (
+
+    select
+        session_id,
+        visitor_id,
+        min(anonymous_id) as anonymous_id,
+        {{ cdp.max_by_non_null('customer_id', 'event_number') }} as customer_id,
+        min(occurred_at) as started_at,
+        max(occurred_at) as ended_at,
+        count(*) as event_count,
+        sum(case when event_type in ('page', 'screen') then 1 else 0 end)
+            as pageview_count,
+        -- App sessions have no page path, so their landing page is the first
+        -- screen name.
+        coalesce(
+            {{ cdp.min_by_non_null('page_path', 'event_number') }},
+            {{ cdp.min_by_non_null(
+                "case when event_type = 'screen' then event_name end", 'event_number'
+            ) }}
+        ) as landing_page
+    from session_events
+    group by session_id, visitor_id
+
+),
+
+final as (
+
+    select
+        sessions.session_id,
+        sessions.visitor_id,
+        sessions.anonymous_id,
+        sessions.customer_id,
+        sessions.started_at,
+        sessions.ended_at,
+        {{ dbt.datediff('sessions.started_at', 'sessions.ended_at', 'second') }}
+            as duration_seconds,
+        sessions.event_count,
+        sessions.pageview_count,
+        sessions.landing_page,
+        first_events.referrer_host,
+        first_events.utm_source,
+        first_events.utm_medium,
+        first_events.utm_campaign,
+        {{ cdp.session_channel(
+            'first_events.utm_source',
+            'first_events.utm_medium',
+            'first_events.referrer_host',
+            'first_events.page_host'
+        ) }} as channel
+    from sessions
+    inner join first_events
+        on sessions.session_id = first_events.session_id
+
+)
+
+select * from final
