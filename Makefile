@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install run test dev bench bench-ingest bench-accuracy generate lint clean
+.PHONY: install run test dev bench bench-ingest bench-identity bench-accuracy generate lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -34,6 +34,9 @@ bench: install
 
 bench-ingest: install
 	$(BIN)/python -m benchmarks.ingestion_speed
+
+bench-identity: install
+	$(BIN)/python -m benchmarks.identity_scale
 
 # recordlinkage 0.16, the newest release, requires pandas<3, so the accuracy
 # benchmark runs its recipe in a separate venv instead of the project's.

@@ -121,7 +121,8 @@ class ContractChangedError(Exception):
 
 
 def _check_column_types(con: duckdb.DuckDBPyConnection, source: Source) -> None:
-    """Raise when the contract changed a column's type since the raw table was made.
+    """Add contract columns the raw table lacks, and raise when the contract changed
+    a column's type since the raw table was made.
 
     Loading on would mix values parsed two ways in one column; a full refresh
     rebuilds the table with the new types from every landing file.
@@ -137,6 +138,20 @@ def _check_column_types(con: duckdb.DuckDBPyConnection, source: Source) -> None:
         c: con.execute(f"select typeof(null::{sql_type(source, c)})").fetchone()[0]
         for c in source.raw_columns
     }
+    added = [c for c in source.raw_columns if actual and c not in actual]
+    for column in added:
+        con.execute(
+            f'alter table raw.{source.table} add column "{column}" '
+            f"{sql_type(source, column)}"
+        )
+    if added:
+        logger.warning(
+            "the contract of %s gained column(s) %s; added to raw.%s, empty for "
+            "rows loaded before",
+            source.name,
+            ", ".join(added),
+            source.table,
+        )
     changed = sorted(
         f"{c} is {actual[c]}, contract says {expected[c]}"
         for c in source.raw_columns

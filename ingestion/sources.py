@@ -242,6 +242,8 @@ HELPDESK_TICKETS = Source(
         "created_at": "created_at",
         "updated_at": "updated_at",
         "satisfaction_rating.score": "satisfaction_rating",
+        "priority": "priority",
+        "url": "ticket_url",
     },
     required=("ticket_id",),
     key=("ticket_id",),

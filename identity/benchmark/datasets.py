@@ -20,6 +20,7 @@ from identity.tables import IDENTIFIERS, PERSON_RECORDS
 from ingestion.generator import generate
 from ingestion.generator.ground_truth import ground_truth_path
 from ingestion.generator.hard_mode import hard_mode_settings
+from ingestion.generator.settings import GeneratorSettings
 from ingestion.loader import load_source
 from ingestion.sources import SOURCES
 
@@ -49,7 +50,18 @@ FEBRL_COLUMNS = (
 
 
 def build_hard_mode(folder: Path, customers: int, seed: int) -> Path:
-    """Generate a hard-mode sample, load it and build the intermediate models.
+    """Generate a hard-mode sample, load it and build the intermediate models."""
+    return build_generated(folder, customers, seed, hard_mode_settings())
+
+
+def build_generated(
+    folder: Path,
+    customers: int,
+    seed: int,
+    settings: GeneratorSettings | None = None,
+    events_per_customer: float | None = None,
+) -> Path:
+    """Generate a sample, load it and build the intermediate models.
 
     Runs the project's own path from landing files to person records: the loader
     writes ``raw``, and ``dbt run`` builds the staging and intermediate models that
@@ -58,7 +70,12 @@ def build_hard_mode(folder: Path, customers: int, seed: int) -> Path:
     # dbt runs in the dbt project folder, so every path it sees must be absolute.
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    generate(customers, seed, folder, settings=hard_mode_settings())
+    options: dict = {}
+    if settings is not None:
+        options["settings"] = settings
+    if events_per_customer is not None:
+        options["events_per_customer"] = events_per_customer
+    generate(customers, seed, folder, **options)
     warehouse = folder / "warehouse.duckdb"
     warehouse.unlink(missing_ok=True)
 

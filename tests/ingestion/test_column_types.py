@@ -201,3 +201,24 @@ def test_shop_contract_types_money_columns():
     assert SHOP_ORDERS.column_type("total") == "decimal"
     assert SHOP_ORDERS.column_type("lineitem_quantity") == "integer"
     assert SHOP_ORDERS.column_type("email") == "text"
+
+
+def test_contract_column_added_to_old_table(con, tmp_path):
+    con.execute("create schema raw")
+    con.execute(
+        "create table raw.erp_orders (order_id varchar, customer_name varchar, "
+        "amount decimal(38, 9), quantity bigint, order_date date, "
+        "_file varchar, _row_number bigint, _file_sha256 varchar, "
+        "_loaded_at timestamp)"
+    )
+    con.execute("insert into raw.erp_orders (order_id) values ('OLD-1')")
+    landing = tmp_path / "landing"
+    write_erp(landing, "erp_orders_2026-11-30.csv", [HEADER, "C-1;X;1,00;1;;ja"])
+
+    [result] = load_source(con, GERMAN_ORDERS, landing)
+
+    assert result.rows_loaded == 1
+    rows = con.execute(
+        "select order_id, is_cancelled from raw.erp_orders order by order_id"
+    ).fetchall()
+    assert rows == [("C-1", True), ("OLD-1", None)]
