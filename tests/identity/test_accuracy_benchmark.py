@@ -25,6 +25,10 @@ from ingestion.generator.hard_mode import add_twins, hard_mode_settings
 from ingestion.generator.people import draw_people
 from ingestion.generator.pools import build_pools
 
+# Generating and building a hard-mode warehouse takes about a minute, so these run
+# with the benchmarks (make bench), not in make test.
+pytestmark = pytest.mark.slow
+
 CUSTOMERS = 300
 SEED = 42
 SCORES = (
