@@ -1,17 +1,21 @@
 """Deterministic links: records that share an identifier value.
 
 Grain of the link table: one row per (record pair, identifier type), with the smaller
-record_key on the left. Three kinds of values never link records:
+record_key on the left. Three kinds of values are skipped:
 
 - placeholders that forms and exports put in place of a missing value
   (``normalize.PLACEHOLDER_VALUES``, phone numbers made of one repeated digit),
 - values found on more than ``max_records_per_identifier`` records, such as a shop's
   own phone number typed into many orders. Such a value identifies no single person,
-  and its pairs would grow quadratically,
-- emails and phone numbers on records whose first names conflict (Anna and Markus),
-  typically an address a household shares. Linking on it would merge the household.
+  and its pairs would grow quadratically. Neither kind links any records,
+- emails and phone numbers shared by records whose first names conflict (Anna and
+  Markus), typically an address a household shares. Such a value still links each
+  pair of its records whose first names are compatible (``first_names_compatible_sql``),
+  so Anna's records join up, but it links no record without a first name, because
+  that record could belong to either person.
 
-All three go to ``identity.skipped_identifiers`` with the reason, for review.
+All three go to ``identity.skipped_identifiers`` with the reason, for review, and
+Splink ignores them too.
 """
 
 from __future__ import annotations
@@ -21,11 +25,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from identity.normalize import (
-    first_names_conflict_sql,
-    fold_text_sql,
-    placeholder_condition,
-)
+from identity.normalize import fold_text_sql, placeholder_condition
 from identity.sql import fetch_value
 from identity.tables import IDENTIFIERS, PERSON_RECORDS, scratch_table
 
@@ -33,9 +33,61 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_RECORDS_PER_IDENTIFIER = 50
 
+# Two first names at most this many edits apart (Damerau-Levenshtein) count as one
+# name with a typo: Pia and Pai, Barbara and Babrara. Names of at least
+# LONG_NAME_LENGTH characters may be one more edit apart. Jaro-Winkler similarity
+# cannot tell typos from siblings here: Maurice and Marcel score 0.88, Pia and Pai
+# 0.56.
+FIRST_NAME_TYPO_EDITS = 1
+LONG_NAME_LENGTH = 8
+# The shorter of two names must have this many characters to count as a short form
+# of the longer one (Alex, Alexander).
+SHORT_FORM_MIN_LENGTH = 3
+
 CLEAN_IDENTIFIERS = scratch_table("identifiers_clean")
 SKIPPED = scratch_table("skipped_identifiers")
 IDENTIFIER_LINKS = scratch_table("identifier_links")
+
+
+def first_names_compatible_sql(left: str, right: str) -> str:
+    """Return a SQL condition that is true when two records' first names can be one
+    person's.
+
+    ``left`` and ``right`` are table aliases with folded first_name and last_name
+    columns. A missing first name is compatible with any. Present names are
+    compatible when they are equal, a typo apart, one is a short form of the other,
+    or one record has first and last name swapped (typos allowed). Nicknames that
+    share no letters with the full name (Bill, William) are not recognised.
+    """
+    first_l, first_r = f"{left}.first_name", f"{right}.first_name"
+    last_l, last_r = f"{left}.last_name", f"{right}.last_name"
+    shorter = f"least(length({first_l}), length({first_r}))"
+    name_l = f"replace(concat({first_l}, {last_l}), ' ', '')"
+    swapped_r = f"replace(concat({last_r}, {first_r}), ' ', '')"
+    # The same words in another split, such as "le marec" + "floor" and
+    # "floor le" + "marec".
+    words_l = f"list_sort(string_split(concat_ws(' ', {first_l}, {last_l}), ' '))"
+    words_r = f"list_sort(string_split(concat_ws(' ', {first_r}, {last_r}), ' '))"
+    return f"""(
+        {first_l} is null
+        or {first_r} is null
+        or damerau_levenshtein({first_l}, {first_r}) <= {_typo_edits(shorter)}
+        or ({shorter} >= {SHORT_FORM_MIN_LENGTH}
+            and (contains({first_l}, {first_r}) or contains({first_r}, {first_l})))
+        or ({last_l} is not null and {last_r} is not null
+            and damerau_levenshtein({name_l}, {swapped_r})
+                <= {_typo_edits(f"length({name_l})")})
+        or {words_l} = {words_r}
+        or ({first_l} = {last_r} and {last_l} is null)
+        or ({first_r} = {last_l} and {last_r} is null)
+    )"""
+
+
+def _typo_edits(length_sql: str) -> str:
+    return (
+        f"({FIRST_NAME_TYPO_EDITS} + "
+        f"case when {length_sql} >= {LONG_NAME_LENGTH} then 1 else 0 end)"
+    )
 
 
 @dataclass(frozen=True)
@@ -173,7 +225,7 @@ def _write_skipped(
                 on l.identifier_type = r.identifier_type
                 and l.identifier_value = r.identifier_value
                 and l.record_key < r.record_key
-            where {first_names_conflict_sql("l", "r")}
+            where not {first_names_compatible_sql("l", "r")}
         ),
 
         classified as (
@@ -203,6 +255,8 @@ def _write_skipped(
 
 
 def _write_links(con: duckdb.DuckDBPyConnection) -> int:
+    # Values without a conflict link all their records. A value skipped for
+    # conflicting first names links only pairs of named records whose names agree.
     con.execute(f"""
         create or replace table {IDENTIFIER_LINKS} as
         with usable as (
@@ -211,16 +265,45 @@ def _write_links(con: duckdb.DuckDBPyConnection) -> int:
             anti join {SKIPPED} as s
                 on c.identifier_type = s.identifier_type
                 and c.identifier_value = s.identifier_value
+        ),
+
+        shared_by_conflicting_names as (
+            select
+                c.*,
+                {fold_text_sql("p.first_name")} as first_name,
+                {fold_text_sql("p.last_name")} as last_name
+            from {CLEAN_IDENTIFIERS} as c
+            semi join {SKIPPED} as s
+                on c.identifier_type = s.identifier_type
+                and c.identifier_value = s.identifier_value
+                and s.reason = 'conflicting_names'
+            inner join {PERSON_RECORDS} as p
+                using (record_key)
+        ),
+
+        pairs as (
+            select l.record_key as record_key_l, r.record_key as record_key_r,
+                l.identifier_type
+            from usable as l
+            inner join usable as r
+                on l.identifier_type = r.identifier_type
+                and l.identifier_value = r.identifier_value
+                and l.record_key < r.record_key
+
+            union all
+
+            select l.record_key, r.record_key, l.identifier_type
+            from shared_by_conflicting_names as l
+            inner join shared_by_conflicting_names as r
+                on l.identifier_type = r.identifier_type
+                and l.identifier_value = r.identifier_value
+                and l.record_key < r.record_key
+            where l.first_name is not null
+                and r.first_name is not null
+                and {first_names_compatible_sql("l", "r")}
         )
 
-        select distinct
-            l.record_key as record_key_l,
-            r.record_key as record_key_r,
-            l.identifier_type
-        from usable as l
-        inner join usable as r
-            on l.identifier_type = r.identifier_type
-            and l.identifier_value = r.identifier_value
-            and l.record_key < r.record_key
+        select distinct record_key_l, record_key_r, identifier_type
+        from pairs
     """)
     return fetch_value(con, f"select count(*) from {IDENTIFIER_LINKS}")

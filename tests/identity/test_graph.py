@@ -245,3 +245,27 @@ def test_shared_email_links_swapped_names(build_warehouse, person_record):
     result = resolve_identities(con)
 
     assert result.customers == 1
+
+
+def test_household_email_links_each_persons_records(build_warehouse, person_record):
+    household = {"last_name": "Schmidt", "email": "familie.schmidt@web.de"}
+    con = build_warehouse(
+        [
+            person_record("crm_contacts", "1", first_name="Anna", **household),
+            person_record("shop_orders", "#1", first_name="Anna", **household),
+            person_record("crm_contacts", "2", first_name="Markus", **household),
+            person_record("email_activity", "familie.schmidt@web.de", **household),
+        ]
+    )
+
+    result = resolve_identities(con)
+
+    anna = customer_of(con, "crm_contacts:1")
+    assert customer_of(con, "shop_orders:#1") == anna
+    assert customer_of(con, "crm_contacts:2") != anna
+    # A record without a first name could belong to either person, so it stays alone.
+    nameless = customer_of(con, "email_activity:familie.schmidt@web.de")
+    assert nameless != anna
+    assert nameless != customer_of(con, "crm_contacts:2")
+    assert result.customers == 3
+    assert result.pairs_deterministic == 1

@@ -293,3 +293,31 @@ def test_empty_warehouse_resolves_to_no_customers(build_warehouse):
     result = resolve_identities(con)
 
     assert (result.records, result.customers) == (0, 0)
+
+
+def test_twins_stay_apart(build_warehouse, person_record):
+    # Twins share last name, birth date and address, but not their first names.
+    family = {
+        "last_name": "Becker",
+        "birth_date": date(1996, 5, 4),
+        "street": "Gartenweg 7",
+        "postal_code": "28195",
+        "city": "Bremen",
+    }
+    con = build_warehouse(
+        [
+            person_record("crm_contacts", "1", first_name="Lukas", **family),
+            person_record(
+                "shop_orders", "#1", first_name="Lukas", email="lukas@web.de", **family
+            ),
+            person_record(
+                "crm_contacts", "2", first_name="Jonas", email="jonas@gmx.de", **family
+            ),
+        ]
+    )
+
+    resolve_identities(con)
+
+    customers = customers_by_record(con)
+    assert customers["crm_contacts:1"] == customers["shop_orders:#1"]
+    assert customers["crm_contacts:2"] != customers["crm_contacts:1"]
