@@ -94,8 +94,9 @@ PREDICTION_BLOCKING_RULES = [
     block_on("email_local_part"),
     block_on("phone"),
     # A typo in the first name, such as Zeo for Zoe, escapes the rules above when
-    # the records share no other column.
-    block_on("last_name", "substr(first_name, 1, 1)"),
+    # the records share no other column. The city keeps the blocks small: last name
+    # and first initial alone generated 90 million pairs at 1,000,000 records.
+    block_on("last_name", "substr(first_name, 1, 1)", "city"),
     CustomRule("l.first_name = r.last_name and l.last_name = r.first_name"),
 ]
 
