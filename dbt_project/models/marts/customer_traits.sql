@@ -1,6 +1,6 @@
 -- One row per known customer with behavioural traits as of int_run_context.as_of_at.
--- Only activity up to that instant counts, and the 90-day counts cover the 90 days
--- before it. Revenue excludes refunded and voided orders.
+-- Only activity up to that instant counts, and the 30- and 90-day counts cover the
+-- days before it. Revenue excludes refunded and voided orders.
 with
 
 customers as (
@@ -9,15 +9,15 @@ customers as (
 
 ),
 
-orders as (
+rfm as (
 
-    select * from {{ ref('fct_orders') }}
+    select * from {{ ref('customer_rfm') }}
 
 ),
 
-events as (
+engagement as (
 
-    select * from {{ ref('fct_events') }}
+    select * from {{ ref('customer_engagement') }}
 
 ),
 
@@ -33,54 +33,43 @@ tickets as (
 
 ),
 
+clv as (
+
+    select * from {{ ref('stg_clv__customer_clv') }}
+
+),
+
 run_context as (
 
     select * from {{ ref('int_run_context') }}
 
 ),
 
-order_stats as (
-
-    select
-        orders.customer_id,
-        count(*) as order_count,
-        sum(orders.total_eur) as revenue_eur,
-        min(orders.ordered_at) as first_order_at,
-        max(orders.ordered_at) as last_order_at
-    from orders
-    cross join run_context
-    where not orders.is_refunded_or_voided
-        and orders.ordered_at <= run_context.as_of_at
-    group by orders.customer_id
-
-),
-
-email_stats as (
+emails_sent as (
 
     select
         email_activities.customer_id,
-        {% for activity_type, column in [
-            ('opened', 'email_opens_90d'),
-            ('clicked', 'email_clicks_90d'),
-            ('sent', 'emails_sent_90d'),
-        ] %}
-        sum(case when email_activities.activity_type = '{{ activity_type }}' then 1 else 0 end)
-            as {{ column }}{{ ',' if not loop.last }}
-        {% endfor %}
+        count(*) as emails_sent_90d
     from email_activities
     cross join run_context
-    where email_activities.occurred_at <= run_context.as_of_at
+    where email_activities.activity_type = 'sent'
+        and email_activities.occurred_at <= run_context.as_of_at
         and email_activities.occurred_at
             > {{ dbt.dateadd('day', -90, 'run_context.as_of_at') }}
     group by email_activities.customer_id
 
 ),
 
+-- A rated ticket has satisfaction_rating 'good' or 'bad'. The helpdesk values
+-- 'offered' and 'unoffered' mean the customer gave no rating.
 ticket_stats as (
 
     select
         tickets.customer_id,
-        count(*) as ticket_count
+        count(*) as ticket_count,
+        {{ cdp.count_if("tickets.satisfaction_rating in ('good', 'bad')") }}
+            as rated_ticket_count,
+        {{ cdp.count_if("tickets.satisfaction_rating = 'good'") }} as good_rating_count
     from tickets
     cross join run_context
     where tickets.created_at <= run_context.as_of_at
@@ -88,30 +77,14 @@ ticket_stats as (
 
 ),
 
--- Activity that shows the person was there: events, orders, opens and clicks,
--- and tickets. Sends do not count.
-activity as (
+-- Predictions made for an earlier as_of_at are left out, so a stale CLV table
+-- never mixes with today's traits.
+current_clv as (
 
-    select customer_id, occurred_at as active_at from events
-    union all
-    select customer_id, ordered_at from orders
-    union all
-    select customer_id, occurred_at from email_activities
-    where activity_type in ('opened', 'clicked')
-    union all
-    select customer_id, created_at from tickets
-
-),
-
-last_activity as (
-
-    select
-        activity.customer_id,
-        max(activity.active_at) as last_seen_at
-    from activity
-    cross join run_context
-    where activity.active_at <= run_context.as_of_at
-    group by activity.customer_id
+    select clv.*
+    from clv
+    inner join run_context
+        on clv.clv_as_of_at = run_context.as_of_at
 
 ),
 
@@ -120,31 +93,61 @@ final as (
     select
         customers.customer_id,
         run_context.as_of_at,
-        coalesce(order_stats.order_count, 0) as order_count,
-        coalesce(order_stats.revenue_eur, 0) as revenue_eur,
-        cast(order_stats.revenue_eur / order_stats.order_count as decimal(18, 2))
-            as average_order_value_eur,
-        order_stats.first_order_at,
-        order_stats.last_order_at,
-        {{ dbt.datediff('order_stats.last_order_at', 'run_context.as_of_at', 'day') }}
-            as days_since_last_order,
-        last_activity.last_seen_at,
-        coalesce(email_stats.email_opens_90d, 0) as email_opens_90d,
-        coalesce(email_stats.email_clicks_90d, 0) as email_clicks_90d,
-        coalesce(email_stats.emails_sent_90d, 0) as emails_sent_90d,
+        coalesce(rfm.order_count, 0) as order_count,
+        coalesce(rfm.revenue_eur, 0) as revenue_eur,
+        rfm.average_order_value_eur,
+        rfm.first_order_at,
+        rfm.last_order_at,
+        rfm.days_since_last_order,
+        rfm.recency_score,
+        rfm.frequency_score,
+        rfm.monetary_score,
+        rfm.rfm_score,
+        rfm.rfm_group,
+        engagement.last_seen_at,
+        engagement.last_web_event_at,
+        coalesce(engagement.web_sessions_30d, 0) as web_sessions_30d,
+        coalesce(engagement.web_sessions_90d, 0) as web_sessions_90d,
+        coalesce(engagement.email_opens_30d, 0) as email_opens_30d,
+        coalesce(engagement.email_opens_90d, 0) as email_opens_90d,
+        coalesce(engagement.email_clicks_30d, 0) as email_clicks_30d,
+        coalesce(engagement.email_clicks_90d, 0) as email_clicks_90d,
+        coalesce(emails_sent.emails_sent_90d, 0) as emails_sent_90d,
+        engagement.preferred_channel,
         coalesce(ticket_stats.ticket_count, 0) as ticket_count,
+        coalesce(ticket_stats.rated_ticket_count, 0) as rated_ticket_count,
+        {{ cdp.safe_ratio('ticket_stats.good_rating_count', 'ticket_stats.rated_ticket_count') }}
+            as satisfaction_score,
         customers.has_email_consent,
-        customers.is_email_suppressed
+        customers.is_email_suppressed,
+        cast(null as {{ dbt.type_boolean() }}) as has_sms_consent,
+        cast(null as {{ dbt.type_boolean() }}) as has_phone_consent,
+        current_clv.p_alive,
+        current_clv.expected_purchases_90d,
+        current_clv.predicted_clv_12m_eur,
+        {{ cdp.churn_risk(
+            'current_clv.p_alive',
+            'current_clv.repeat_purchase_count',
+            'rfm.days_since_last_order',
+        ) }} as is_churn_risk,
+        case
+            when rfm.customer_id is null then null
+            when current_clv.p_alive is not null
+                and current_clv.repeat_purchase_count > 0 then 'p_alive'
+            else 'days_since_last_order'
+        end as churn_risk_basis
     from customers
     cross join run_context
-    left join order_stats
-        on customers.customer_id = order_stats.customer_id
-    left join email_stats
-        on customers.customer_id = email_stats.customer_id
+    left join rfm
+        on customers.customer_id = rfm.customer_id
+    left join engagement
+        on customers.customer_id = engagement.customer_id
+    left join emails_sent
+        on customers.customer_id = emails_sent.customer_id
     left join ticket_stats
         on customers.customer_id = ticket_stats.customer_id
-    left join last_activity
-        on customers.customer_id = last_activity.customer_id
+    left join current_clv
+        on customers.customer_id = current_clv.customer_id
 
 )
 
