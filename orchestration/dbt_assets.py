@@ -1,9 +1,12 @@
-"""dbt models as Dagster assets, split in two around the identity step.
+"""dbt models as Dagster assets, split around the two Python steps.
 
 The identity step (Python, Splink) reads intermediate models and writes
-``identity.record_customers``, which the marts read. One dbt invocation cannot stop in
-the middle for a Python step, so the project runs as two dbt asset definitions:
-staging and intermediate before identity, the identity staging model and marts after.
+``identity.record_customers``, which the marts read. The lifetime value step reads
+``marts.fct_orders`` and writes ``marts.customer_clv``, which the traits and segments
+read. One dbt invocation cannot stop in the middle for a Python step, so the project
+runs as three dbt asset definitions: staging and intermediate before identity, the
+marts after it, and the lifetime value staging model with everything that reads it
+after the lifetime value step.
 """
 
 import os
@@ -18,6 +21,7 @@ from orchestration.dbt_project import dbt_project, ensure_manifest
 
 BEFORE_IDENTITY = "path:models/staging path:models/intermediate resource_type:seed"
 AFTER_IDENTITY = "path:models/staging/identity path:models/marts"
+AFTER_CLV = "path:models/staging/clv+"
 
 
 class LayerTranslator(DagsterDbtTranslator):
@@ -49,7 +53,7 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterat
     manifest=manifest_path,
     project=dbt_project,
     select=BEFORE_IDENTITY,
-    exclude="path:models/staging/identity",
+    exclude="path:models/staging/identity path:models/staging/clv",
     dagster_dbt_translator=translator,
     name="dbt_staging_and_intermediate",
     pool="duckdb_writer",
@@ -62,9 +66,22 @@ def dbt_before_identity(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     manifest=manifest_path,
     project=dbt_project,
     select=AFTER_IDENTITY,
+    exclude=AFTER_CLV,
     dagster_dbt_translator=translator,
     name="dbt_marts",
     pool="duckdb_writer",
 )
 def dbt_after_identity(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    yield from _dbt_build(context, dbt)
+
+
+@dbt_assets(
+    manifest=manifest_path,
+    project=dbt_project,
+    select=AFTER_CLV,
+    dagster_dbt_translator=translator,
+    name="dbt_traits",
+    pool="duckdb_writer",
+)
+def dbt_after_clv(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     yield from _dbt_build(context, dbt)

@@ -7,7 +7,12 @@ import dagster as dg
 from activation.assets import destination_assets
 from identity.assets import record_customers
 from ingestion.assets import source_assets, source_checks
-from orchestration.dbt_assets import dbt_after_identity, dbt_before_identity
+from orchestration.clv_assets import customer_clv
+from orchestration.dbt_assets import (
+    dbt_after_clv,
+    dbt_after_identity,
+    dbt_before_identity,
+)
 from orchestration.jobs import nightly_job, nightly_schedule
 from orchestration.quality_checks import (
     dim_customers_expectations,
@@ -22,6 +27,8 @@ defs = dg.Definitions(
         dbt_before_identity,
         record_customers,
         dbt_after_identity,
+        customer_clv,
+        dbt_after_clv,
         *destination_assets,
     ],
     asset_checks=[*source_checks, *staging_checks, dim_customers_expectations],
