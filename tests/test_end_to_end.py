@@ -39,6 +39,7 @@ def isolated_env(root: Path) -> dict[str, str]:
         "CDP_LANDING_DIR": str(root / "landing"),
         "CDP_GROUND_TRUTH": str(root / "ground_truth" / "ground_truth.csv"),
         "CDP_OUTBOX": str(root / "outbox"),
+        "CDP_REPORTS": str(root / "reports"),
         "CDP_RUN_DATE": RUN_DATE,
         "DAGSTER_HOME": str(root / "dagster"),
     }

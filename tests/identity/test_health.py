@@ -46,6 +46,7 @@ def materialize(path, succeeds: bool = True) -> dict[str, dg.AssetCheckEvaluatio
 @pytest.fixture(autouse=True)
 def no_ground_truth(monkeypatch, tmp_path):
     monkeypatch.setenv("CDP_GROUND_TRUTH", str(tmp_path / "missing.csv"))
+    monkeypatch.setenv("CDP_REPORTS", str(tmp_path / "reports"))
 
 
 def test_cluster_metrics_count_sizes(build_warehouse, person_record):
