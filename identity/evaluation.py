@@ -94,7 +94,7 @@ class ClusterMetrics:
 
     B-cubed precision is the mean, over records, of the share of the record's
     predicted cluster that belongs to its true person, and B-cubed recall the mean
-    share of its true person that landed in its predicted cluster. A cluster counts as exact when it holds all records of one person
+    share of its true person that landed in its predicted cluster. A cluster counts as exact when it contains all records of one person
     and no others: exact_cluster_precision is the share of predicted clusters that
     are exact, exact_cluster_recall the share of persons whose records form one.
     adjusted_rand_index is the Rand index corrected for chance, in the form

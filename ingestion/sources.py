@@ -13,9 +13,9 @@ from typing import Literal
 
 FileFormat = Literal["csv", "jsonl", "json_array", "parquet"]
 Compression = Literal["auto", "gzip", "none"]
-# Types a contract can give a raw column. "text" keeps the exported text as it is;
-# the others are parsed at load with the source's format options, stored typed in
-# raw, and a value that does not parse rejects its row with the reason.
+# Types a contract can give a raw column. "text" keeps the exported text as it is.
+# The others are parsed at load with the source's format options and stored typed
+# in raw. A value that does not parse rejects its row with the reason.
 ColumnType = Literal["text", "integer", "decimal", "date", "timestamp", "boolean"]
 COLUMN_TYPES: tuple[str, ...] = (
     "text",

@@ -4,8 +4,8 @@ The identity step (Python, Splink) reads intermediate models and writes
 ``identity.record_customers``, which the marts read. The lifetime value step reads
 ``marts.fct_orders`` and writes ``marts.customer_clv``, which the traits and segments
 read. One dbt invocation cannot stop in the middle for a Python step, so the project
-runs as three dbt asset definitions: staging and intermediate before identity, the
-marts after it, and the lifetime value staging model with everything that reads it
+runs as three dbt asset definitions. Staging and intermediate run before identity and
+the marts after it. The lifetime value staging model and everything that reads it run
 after the lifetime value step.
 """
 

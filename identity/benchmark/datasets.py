@@ -67,7 +67,7 @@ def build_generated(
     writes ``raw``, and ``dbt run`` builds the staging and intermediate models that
     identity resolution reads. Returns the warehouse file.
     """
-    # dbt runs in the dbt project folder, so every path it sees must be absolute.
+    # dbt runs in the dbt project folder, so every path passed to it must be absolute.
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     options: dict = {}
@@ -143,7 +143,7 @@ def build_febrl(folder: Path, csv_path: Path, name: str = "febrl3") -> Path:
     The true person of record rec-N-org and rec-N-dup-k is N.
     """
     # NOTE: address_2 (a building or property name) and state have no column in
-    # int_person_records, so the project's model never sees them.
+    # int_person_records, so the project's model never reads them.
     folder.mkdir(parents=True, exist_ok=True)
     warehouse = folder / f"{name}.duckdb"
     warehouse.unlink(missing_ok=True)

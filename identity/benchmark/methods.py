@@ -44,13 +44,13 @@ RECORDLINKAGE_TIMEOUT_SECONDS = 3600
 
 
 class MethodUnavailable(Exception):
-    """A method cannot run on this machine; the message says what is missing."""
+    """A method that cannot run on this machine. The message names what is missing."""
 
 
 @dataclass(frozen=True)
 class ProjectModel:
-    """Which Splink model the project method uses: a saved file, or a fresh one
-    trained on the benchmark's own records and saved to ``path``."""
+    """Splink model of the project method: a saved file, or a fresh one trained on
+    the benchmark's own records and saved to ``path``."""
 
     path: Path
     train: bool
