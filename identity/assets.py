@@ -1,4 +1,6 @@
-"""Dagster asset for identity resolution between the intermediate models and marts."""
+"""Dagster assets for identity resolution between the intermediate models and marts."""
+
+from collections.abc import Iterator
 
 import dagster as dg
 import duckdb
@@ -54,28 +56,51 @@ def _metric(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-@dg.asset(
-    key=ASSET_KEY,
-    deps=[
-        *(dg.AssetKey(["intermediate", name]) for name in UPSTREAM_MODELS),
-        *(dg.AssetKey(["staging", name]) for name in GATING_STAGING_MODELS),
+# Id tables the identity step keeps across runs; dbt reads them for
+# marts.customer_id_changes.
+ID_HISTORY_KEY = dg.AssetKey(["identity", "customer_id_history"])
+ID_LOOKUP_KEY = dg.AssetKey(["identity", "customer_id_lookup"])
+DEPS = [
+    *(dg.AssetKey(["intermediate", name]) for name in UPSTREAM_MODELS),
+    *(dg.AssetKey(["staging", name]) for name in GATING_STAGING_MODELS),
+]
+
+
+def _identity_spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key,
+        deps=DEPS,
+        description=description,
+        kinds={"duckdb", "python"},
+        owners=["team:data-platform"],
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        _identity_spec(
+            ASSET_KEY,
+            "Person record to customer id: records sharing an identifier, plus "
+            "Splink pairs above the match threshold, clustered into one customer "
+            "each. Writes identity.record_customers, identity.match_pairs and "
+            "identity.resolution_metrics; customer ids stay stable across runs.",
+        ),
+        _identity_spec(
+            ID_HISTORY_KEY, "Every merge and split of a customer id, never dropped."
+        ),
+        _identity_spec(
+            ID_LOOKUP_KEY,
+            "Every customer id ever issued, with the id it resolves to now.",
+        ),
     ],
+    name="identity_resolution",
     group_name="identity",
-    kinds={"duckdb", "python"},
-    owners=["team:data-platform"],
-    description=(
-        "Person record to customer id: records sharing an identifier, plus Splink "
-        "pairs above the match threshold, clustered into one customer each. Writes "
-        "identity.record_customers, identity.match_pairs and "
-        "identity.resolution_metrics; customer ids stay stable across runs, with "
-        "every merge and split in identity.customer_id_history."
-    ),
     pool="duckdb_writer",
     check_specs=HEALTH_CHECKS,
 )
-def record_customers(
+def identity_resolution(
     context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult]:
     ground_truth = settings.ground_truth_path()
     with warehouse.connect() as con:
         result = resolve_identities(
@@ -107,7 +132,17 @@ def record_customers(
             "pairwise_recall": _metric(result.recall),
             "pairwise_f1": _metric(result.f1),
         }
-    return dg.MaterializeResult(metadata=metadata, check_results=check_results)
+    yield dg.MaterializeResult(
+        asset_key=ASSET_KEY, metadata=metadata, check_results=check_results
+    )
+    yield dg.MaterializeResult(
+        asset_key=ID_HISTORY_KEY,
+        metadata={
+            "customer_ids_merged": result.id_changes.merged,
+            "customer_ids_split": result.id_changes.split,
+        },
+    )
+    yield dg.MaterializeResult(asset_key=ID_LOOKUP_KEY)
 
 
 def health_check_results(

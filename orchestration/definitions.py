@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from activation.assets import destination_assets
-from identity.assets import record_customers
+from identity.assets import identity_resolution
 from ingestion.assets import source_assets, source_checks
 from orchestration.clv_assets import customer_clv
 from orchestration.dbt_assets import (
@@ -25,7 +25,7 @@ defs = dg.Definitions(
     assets=[
         *source_assets,
         dbt_before_identity,
-        record_customers,
+        identity_resolution,
         dbt_after_identity,
         customer_clv,
         dbt_after_clv,

@@ -9,6 +9,8 @@ import dagster as dg
 import pytest
 
 ASSETS = [
+    "identity/customer_id_history",
+    "identity/customer_id_lookup",
     "identity/record_customers",
     "intermediate/int_email_consent_signals",
     "intermediate/int_email_suppressions",
@@ -21,6 +23,7 @@ ASSETS = [
     "marts/customer_clv",
     "marts/customer_email_consent",
     "marts/customer_engagement",
+    "marts/customer_id_changes",
     "marts/customer_rfm",
     "marts/customer_source_records",
     "marts/customer_timeline",
@@ -56,6 +59,8 @@ ASSETS = [
     "staging/stg_crm__contacts",
     "staging/stg_email__activities",
     "staging/stg_helpdesk__tickets",
+    "staging/stg_identity__customer_id_history",
+    "staging/stg_identity__customer_id_lookup",
     "staging/stg_identity__record_customers",
     "staging/stg_shop__order_lines",
     "staging/stg_shop__orders",
@@ -149,7 +154,7 @@ def test_staging_gates_wired_into_identity_step(defs):
     identity_inputs = next(
         deps
         for node, deps in job.dependencies.items()
-        if node.name == "identity__record_customers"
+        if node.name == "identity_resolution"
     )
     for model in GATED_STAGING_MODELS:
         dependency = identity_inputs[model.replace("/", "_")]
