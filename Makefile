@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install run test dev bench bench-ingest bench-identity bench-accuracy generate lint clean
+.PHONY: install run test test-slow dev bench bench-ingest bench-identity bench-accuracy generate lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -29,7 +29,13 @@ test: install
 dev: install
 	$(BIN)/cdp dev
 
+# The whole nightly job at 10,000, 100,000 and 1,000,000 customers; the largest
+# size needs about an hour here, so pass SIZES="--customers 10000" for a quick look.
 bench: install
+	$(BIN)/python -m benchmarks.nightly_scale $(SIZES)
+
+# Scale tests left out of make test.
+test-slow: install
 	$(BIN)/python -m pytest -m slow -o addopts="" -s
 
 bench-ingest: install

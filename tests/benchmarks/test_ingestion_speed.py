@@ -14,7 +14,7 @@ CUSTOMERS = 200
 SEED = 3
 
 # Generating the dataset and writing 14 DuckDB files took 9 to 36 s on a 2-core
-# machine shared with other jobs, so these tests run with make bench.
+# machine shared with other jobs, so these tests run with make test-slow.
 pytestmark = pytest.mark.slow
 
 

@@ -26,7 +26,7 @@ from ingestion.generator.people import draw_people
 from ingestion.generator.pools import build_pools
 
 # Generating and building a hard-mode warehouse takes about a minute, so these run
-# with the benchmarks (make bench), not in make test.
+# with the benchmarks (make test-slow), not in make test.
 pytestmark = pytest.mark.slow
 
 CUSTOMERS = 300
