@@ -9,6 +9,7 @@ stop a nightly build. ``ingestion.dbt_udfs`` registers these functions in DuckDB
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import phonenumbers
 import pycountry
@@ -82,11 +83,28 @@ _POSTAL_COUNTRY_PREFIX = re.compile(r"^(?:D|DE|A|AT|CH|FL)\s*-\s*(?=\d)")
 
 
 def _clean_text(value: object) -> str | None:
-    """Return the value with whitespace trimmed and collapsed, or None when blank."""
+    """Return the value in NFC form, trimmed and collapsed, or None when blank.
+
+    Invisible format characters (zero-width spaces and joiners, direction marks, a
+    byte order mark) are dropped, and control characters such as NUL count as
+    whitespace, so two spellings of one value that look alike compare equal.
+    """
     if value is None:
         return None
-    text = " ".join(str(value).split())
+    text = unicodedata.normalize("NFC", str(value))
+    if not text.isprintable():
+        text = "".join(_visible(char) for char in text)
+    text = " ".join(text.split())
     return text or None
+
+
+def _visible(char: str) -> str:
+    category = unicodedata.category(char)
+    if category == "Cf":
+        return ""
+    if category == "Cc":
+        return " "
+    return char
 
 
 def normalize_email(value: object) -> str | None:
@@ -138,7 +156,14 @@ def _parse_valid_phone(text: str, region: str) -> str | None:
 
 def _capitalize_word(word: str) -> str:
     parts = re.split(r"([-'’])", word)
-    return "".join(part[:1].upper() + part[1:] for part in parts)
+    return "".join(_upper_initial(part[:1]) + part[1:] for part in parts)
+
+
+def _upper_initial(char: str) -> str:
+    # A letter whose capital is two letters (ß -> SS) stays as it is, so that
+    # normalizing the result again gives the same name.
+    upper = char.upper()
+    return upper if len(upper) == len(char) else char
 
 
 def normalize_name(value: object) -> str | None:
@@ -156,7 +181,8 @@ def normalize_name(value: object) -> str | None:
     for word in words[1:]:
         keep_lower = word in LOWER_CASE_WORDS or not word[:1].isalpha()
         result.append(word if keep_lower else _capitalize_word(word))
-    return " ".join(result)
+    # Changing case can decompose a letter (İ lower-cases to i and a dot above).
+    return unicodedata.normalize("NFC", " ".join(result))
 
 
 def _is_title(token: str, titles: frozenset[str]) -> bool:
@@ -208,7 +234,7 @@ def normalize_postal_code(value: object, country_code: str | None = None) -> str
     text = _clean_text(value)
     if text is None:
         return None
-    text = text.lstrip("'").upper()
+    text = unicodedata.normalize("NFC", text.lstrip("'").strip().upper())
     text = _POSTAL_COUNTRY_PREFIX.sub("", text)
     if re.fullmatch(r"\d+\.0", text):
         text = text[:-2]
