@@ -26,7 +26,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from ingestion.sources import SOURCES
 
@@ -393,17 +392,17 @@ def create_record_customers(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def run_dbt(
-    args: list[str], warehouse: Path, target: Path
+    args: list[str], warehouse: Path, target: Path, project_dir: Path = PROJECT_DIR
 ) -> subprocess.CompletedProcess:
-    """Run the dbt command line on the project, with artifacts outside the repo."""
+    """Run the dbt command line on a project, with artifacts outside the repo."""
     env = dict(os.environ, CDP_WAREHOUSE=str(warehouse), DO_NOT_TRACK="1")
     command = [
         str(DBT),
         *args,
         "--project-dir",
-        str(PROJECT_DIR),
+        str(project_dir),
         "--profiles-dir",
-        str(PROJECT_DIR),
+        str(project_dir),
         "--target-path",
         str(target / "target"),
         "--log-path",
@@ -411,27 +410,13 @@ def run_dbt(
     ]
     return subprocess.run(
         command,
-        cwd=PROJECT_DIR,
+        cwd=project_dir,
         env=env,
         capture_output=True,
         text=True,
         timeout=900,
         check=False,
     )
-
-
-@pytest.fixture(scope="module")
-def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Build the project once and return the warehouse file and dbt's artifact folder."""
-    folder = tmp_path_factory.mktemp("dbt_build")
-    warehouse = folder / "warehouse.duckdb"
-    with duckdb.connect(str(warehouse)) as con:
-        create_raw_tables(con)
-        create_record_customers(con)
-
-    result = run_dbt(["build"], warehouse, folder)
-    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
-    return warehouse, folder / "target"
 
 
 def query(warehouse: Path, sql: str, parameters: list | None = None) -> list[tuple]:

@@ -1,8 +1,8 @@
 -- One row per page, screen or track event with the visitor session it belongs to.
--- A visitor is a device (anonymous id). A session ends after more than
--- var('session_inactivity_minutes') minutes (default 30) without an event and
--- does not end at midnight. Identify, group and alias calls are not visitor
--- activity and are left out.
+-- A visitor is a device (anonymous id). A session ends once
+-- var('session_inactivity_minutes') minutes (default 30) pass without an event of
+-- the visitor, and does not end at midnight. Identify, group and alias calls are
+-- not visitor activity and are left out.
 {%- set inactivity_minutes = var('session_inactivity_minutes', 30) %}
 
 with
@@ -76,14 +76,16 @@ with_previous as (
 
 ),
 
--- A gap of exactly the inactivity limit still continues the session.
+-- A gap of exactly the inactivity limit starts a new session. With the default of
+-- 30 minutes, an event 29:59 after the previous one continues the session and an
+-- event 30:00 after it starts a new one.
 session_starts as (
 
     select
         *,
         case
             when previous_occurred_at is null then 1
-            when occurred_at > {{ dbt.dateadd(
+            when occurred_at >= {{ dbt.dateadd(
                 'minute', inactivity_minutes, 'previous_occurred_at'
             ) }} then 1
             else 0

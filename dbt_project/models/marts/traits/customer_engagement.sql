@@ -1,7 +1,10 @@
 -- One row per customer with any email open or click, web or app event, order or
 -- ticket up to as_of_at: email engagement, web sessions and the preferred channel.
--- A session starts at a customer's first event and after every gap of more than
--- 30 minutes between two of their events.
+-- A session starts at a customer's first event and after every gap of at least
+-- var('session_inactivity_minutes') minutes (default 30) between two of their
+-- events, the same limit as fct_session_events.
+{%- set inactivity_minutes = var('session_inactivity_minutes', 30) %}
+
 with
 
 email_activities as (
@@ -83,7 +86,9 @@ session_starts as (
     select *
     from web_gaps
     where previous_touched_at is null
-        or touched_at > {{ dbt.dateadd('minute', 30, 'previous_touched_at') }}
+        or touched_at >= {{ dbt.dateadd(
+            'minute', inactivity_minutes, 'previous_touched_at'
+        ) }}
 
 ),
 
