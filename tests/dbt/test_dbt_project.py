@@ -27,6 +27,7 @@ from pathlib import Path
 
 import duckdb
 
+from identity.stable_ids import create_customer_id_tables
 from ingestion.sources import SOURCES
 
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
@@ -378,7 +379,8 @@ def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def create_record_customers(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("create schema identity")
+    # The id tables the identity step keeps across runs, empty here.
+    create_customer_id_tables(con)
     con.execute(
         "create table identity.record_customers (record_key varchar, source varchar, "
         "source_record_id varchar, customer_id varchar, resolved_at timestamp)"
