@@ -12,7 +12,10 @@ record_key on the left. Three kinds of values are skipped:
   Markus), typically an address a household shares. Such a value still links each
   pair of its records whose first names are compatible (``first_names_compatible_sql``),
   so Anna's records join up, but it links no record without a first name, because
-  that record could belong to either person.
+  that record could belong to either person. Two names conflict only when no third
+  spelling is compatible with both: Tnia and Tvna, each one typo from Tina, are one
+  name when another record of the value has Tina or the e-mail address is
+  tina.kaspar@...
 
 All three go to ``identity.skipped_identifiers`` with the reason, for review, and
 Splink ignores them too.
@@ -68,7 +71,9 @@ def first_names_compatible_sql(left: str, right: str) -> str:
     # "floor le" + "marec".
     words_l = f"list_sort(string_split(concat_ws(' ', {first_l}, {last_l}), ' '))"
     words_r = f"list_sort(string_split(concat_ws(' ', {first_r}, {last_r}), ' '))"
-    return f"""(
+    # A comparison with a missing last name is NULL, which would count as neither
+    # compatible nor incompatible, so coalesce turns it into false.
+    return f"""coalesce(
         {first_l} is null
         or {first_r} is null
         or damerau_levenshtein({first_l}, {first_r}) <= {_typo_edits(shorter)}
@@ -79,7 +84,19 @@ def first_names_compatible_sql(left: str, right: str) -> str:
                 <= {_typo_edits(f"length({name_l})")})
         or {words_l} = {words_r}
         or ({first_l} = {last_r} and {last_l} is null)
-        or ({first_r} = {last_l} and {last_r} is null)
+        or ({first_r} = {last_l} and {last_r} is null),
+        false
+    )"""
+
+
+def _same_name_sql(name: str, other: str) -> str:
+    """Return a SQL condition that is true when two folded first names are one name:
+    a typo apart, or one a short form of the other."""
+    shorter = f"least(length({name}), length({other}))"
+    return f"""(
+        damerau_levenshtein({name}, {other}) <= {_typo_edits(shorter)}
+        or ({shorter} >= {SHORT_FORM_MIN_LENGTH}
+            and (contains({name}, {other}) or contains({other}, {name})))
     )"""
 
 
@@ -218,14 +235,85 @@ def _write_skipped(
                 and v.record_count <= $max_records
         ),
 
-        conflicting as (
-            select distinct l.identifier_type, l.identifier_value
+        name_pairs as materialized (
+            select
+                l.identifier_type,
+                l.identifier_value,
+                l.record_key as record_key_l,
+                r.record_key as record_key_r,
+                l.first_name as first_name_l,
+                r.first_name as first_name_r,
+                {first_names_compatible_sql("l", "r")} as is_compatible
             from named_records as l
             inner join named_records as r
                 on l.identifier_type = r.identifier_type
                 and l.identifier_value = r.identifier_value
                 and l.record_key < r.record_key
-            where not {first_names_compatible_sql("l", "r")}
+            where l.first_name is not null and r.first_name is not null
+        ),
+
+        incompatible as materialized (
+            select * from name_pairs where not is_compatible
+        ),
+
+        compatible_neighbours as (
+            select identifier_type, identifier_value, record_key_l as record_key,
+                record_key_r as neighbour
+            from name_pairs
+            where is_compatible
+            union all
+            select identifier_type, identifier_value, record_key_r, record_key_l
+            from name_pairs
+            where is_compatible
+        ),
+
+        -- Two typos of one name can be two edits apart (Tnia, Tvna). A third
+        -- spelling compatible with both, on another record or in the e-mail address
+        -- (tina.kaspar@...), shows that they are one name.
+        address_words as (
+            select distinct identifier_type, identifier_value, word
+            from (
+                select
+                    identifier_type,
+                    identifier_value,
+                    unnest(string_split(regexp_replace(
+                        split_part(lower(identifier_value), '@', 1), '[^a-z]+', ' ', 'g'
+                    ), ' ')) as word
+                from incompatible
+                where identifier_type = 'email'
+            )
+            where length(word) >= {SHORT_FORM_MIN_LENGTH}
+        ),
+
+        bridged as (
+            select i.identifier_type, i.identifier_value, i.record_key_l, i.record_key_r
+            from incompatible as i
+            inner join compatible_neighbours as l
+                on i.identifier_type = l.identifier_type
+                and i.identifier_value = l.identifier_value
+                and i.record_key_l = l.record_key
+            inner join compatible_neighbours as r
+                on i.identifier_type = r.identifier_type
+                and i.identifier_value = r.identifier_value
+                and i.record_key_r = r.record_key
+                and l.neighbour = r.neighbour
+
+            union
+
+            select i.identifier_type, i.identifier_value, i.record_key_l, i.record_key_r
+            from incompatible as i
+            inner join address_words as a
+                on i.identifier_type = a.identifier_type
+                and i.identifier_value = a.identifier_value
+            where {_same_name_sql("i.first_name_l", "a.word")}
+                and {_same_name_sql("i.first_name_r", "a.word")}
+        ),
+
+        conflicting as (
+            select distinct identifier_type, identifier_value
+            from incompatible
+            anti join bridged
+                using (identifier_type, identifier_value, record_key_l, record_key_r)
         ),
 
         classified as (

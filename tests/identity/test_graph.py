@@ -269,3 +269,81 @@ def test_household_email_links_each_persons_records(build_warehouse, person_reco
     assert nameless != customer_of(con, "crm_contacts:2")
     assert result.customers == 3
     assert result.pairs_deterministic == 1
+
+
+def test_typos_bridged_by_third_record(build_warehouse, person_record):
+    # Ander and Anre are two edits apart, but each is one typo from Andre.
+    email = "a.schmidt@gmx.de"
+    person = {"last_name": "Schmidt", "email": email}
+    con = build_warehouse(
+        [
+            person_record("crm_contacts", "1", first_name="Andre", **person),
+            person_record("shop_orders", "#1", first_name="Ander", **person),
+            person_record("shop_orders", "#2", first_name="Anre", **person),
+            person_record("email_activity", email, email=email),
+        ]
+    )
+
+    result = resolve_identities(con)
+
+    assert result.customers == 1
+    assert result.skipped_identifiers == 0
+
+
+def test_typos_bridged_by_email_address(build_warehouse, person_record):
+    # Tnia and Tvna are two edits apart, and the address spells Tina.
+    email = "tina.kaspar19@outlook.com"
+    person = {"last_name": "Kaspar", "email": email}
+    con = build_warehouse(
+        [
+            person_record("crm_contacts", "1", first_name="Tnia", **person),
+            person_record("crm_contacts", "2", first_name="Tvna", **person),
+            person_record("email_activity", email, email=email),
+        ]
+    )
+
+    result = resolve_identities(con)
+
+    assert result.customers == 1
+    assert result.skipped_identifiers == 0
+
+
+def test_household_address_naming_one_person(build_warehouse, person_record):
+    # The address spells Anna, which is no spelling of Markus.
+    email = "anna.schmidt@web.de"
+    household = {"last_name": "Schmidt", "email": email}
+    con = build_warehouse(
+        [
+            person_record("crm_contacts", "1", first_name="Anna", **household),
+            person_record("crm_contacts", "2", first_name="Markus", **household),
+            person_record("shop_orders", "#1", first_name="Anne", **household),
+            person_record("email_activity", email, email=email),
+        ]
+    )
+
+    result = resolve_identities(con)
+
+    anna = customer_of(con, "crm_contacts:1")
+    assert customer_of(con, "shop_orders:#1") == anna
+    assert customer_of(con, "crm_contacts:2") != anna
+    assert customer_of(con, "email_activity:" + email) != anna
+    assert result.customers == 3
+    skipped = con.execute(
+        "select identifier_value, reason from identity.skipped_identifiers"
+    ).fetchall()
+    assert skipped == [(email, "conflicting_names")]
+
+
+def test_household_without_last_names_conflicts(build_warehouse, person_record):
+    email = "familie@web.de"
+    con = build_warehouse(
+        [
+            person_record("crm_contacts", "1", first_name="Anna", email=email),
+            person_record("crm_contacts", "2", first_name="Markus", email=email),
+        ]
+    )
+
+    result = resolve_identities(con)
+
+    assert result.customers == 2
+    assert result.pairs_deterministic == 0
