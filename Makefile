@@ -23,8 +23,12 @@ install: $(STAMP)
 run: install
 	$(BIN)/cdp run
 
+# Test files run in parallel, one worker per core (--dist loadfile keeps each file's
+# module fixtures in one worker). The dbt manifest is parsed first, so the workers
+# do not all parse it at once.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -c "from orchestration.dbt_project import ensure_manifest; ensure_manifest()"
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 dev: install
 	$(BIN)/cdp dev

@@ -6,7 +6,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from identity.assets import record_customers
+from identity.assets import identity_resolution
 from identity.health import compute_cluster_metrics
 from identity.resolve import resolve_identities
 from orchestration.resources import DuckDBWarehouse
@@ -31,7 +31,7 @@ def people(person_record, count: int, shared_email: bool) -> list:
 
 def materialize(path, succeeds: bool = True) -> dict[str, dg.AssetCheckEvaluation]:
     result = dg.materialize(
-        [record_customers],
+        [identity_resolution],
         resources={"warehouse": DuckDBWarehouse(path=str(path))},
         raise_on_error=False,
     )
