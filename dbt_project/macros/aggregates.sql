@@ -1,8 +1,8 @@
 {#
     Value of a column on the row with the smallest (min_by_non_null) or largest
     (max_by_non_null) order_by, ignoring rows where the column is null. Used for
-    "latest known value" and golden-record survivorship. Ties in order_by give an
-    arbitrary row, so callers pass a unique ordering.
+    "latest known value" lookups. Ties in order_by give an arbitrary row, so
+    callers pass a unique ordering.
 #}
 {% macro min_by_non_null(column, order_by) %}
     {{ return(adapter.dispatch('min_by_non_null', 'cdp')(column, order_by)) }}

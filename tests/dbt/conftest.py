@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from tests.dbt.test_dbt_project import (
-    create_raw_tables,
-    create_record_customers,
-    run_dbt,
-)
+from tests.dbt.test_dbt_project import build_warehouse
 
 
 @pytest.fixture(scope="session")
@@ -22,11 +17,4 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
     test_dbt_project, the catalog test and the analyst query test share one build.
     """
     folder = tmp_path_factory.mktemp("dbt_build")
-    warehouse = folder / "warehouse.duckdb"
-    with duckdb.connect(str(warehouse)) as con:
-        create_raw_tables(con)
-        create_record_customers(con)
-
-    result = run_dbt(["build"], warehouse, folder)
-    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
-    return warehouse, folder / "target"
+    return build_warehouse(folder), folder / "target"

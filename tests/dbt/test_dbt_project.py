@@ -358,7 +358,9 @@ PERSON_RECORD_COLUMNS = [
 ]
 
 
-def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+def create_raw_tables(
+    con: duckdb.DuckDBPyConnection, raw_rows: dict[str, list[dict]] = RAW_ROWS
+) -> None:
     """Create raw.<source> as the loader does and insert the hand-written rows."""
     con.execute("create schema raw")
     for source in SOURCES:
@@ -369,7 +371,7 @@ def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         )
         placeholders = ", ".join("?" * (len(source.raw_columns) + 4))
         default_file = f"{source.name}_2026-11-30"
-        for row_number, row in enumerate(RAW_ROWS[source.name], start=1):
+        for row_number, row in enumerate(raw_rows[source.name], start=1):
             values = [row.get(name) for name in source.raw_columns]
             lineage = [row.get("_file", default_file), row_number, "0" * 64, LOADED_AT]
             con.execute(
@@ -378,14 +380,16 @@ def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
             )
 
 
-def create_record_customers(con: duckdb.DuckDBPyConnection) -> None:
+def create_record_customers(
+    con: duckdb.DuckDBPyConnection, record_customers: dict[str, str] = RECORD_CUSTOMERS
+) -> None:
     # The id tables the identity step keeps across runs, empty here.
     create_customer_id_tables(con)
     con.execute(
         "create table identity.record_customers (record_key varchar, source varchar, "
         "source_record_id varchar, customer_id varchar, resolved_at timestamp)"
     )
-    for record_key, customer_id in RECORD_CUSTOMERS.items():
+    for record_key, customer_id in record_customers.items():
         source, _, source_record_id = record_key.partition(":")
         con.execute(
             "insert into identity.record_customers values (?, ?, ?, ?, ?)",
@@ -419,6 +423,23 @@ def run_dbt(
         timeout=900,
         check=False,
     )
+
+
+def build_warehouse(
+    folder: Path,
+    raw_rows: dict[str, list[dict]] = RAW_ROWS,
+    record_customers: dict[str, str] = RECORD_CUSTOMERS,
+) -> Path:
+    """Write the raw rows and record customers to a new warehouse in folder, run
+    ``dbt build`` on it and return the warehouse file."""
+    warehouse = folder / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        create_raw_tables(con, raw_rows)
+        create_record_customers(con, record_customers)
+
+    result = run_dbt(["build"], warehouse, folder)
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
+    return warehouse
 
 
 def query(warehouse: Path, sql: str, parameters: list | None = None) -> list[tuple]:

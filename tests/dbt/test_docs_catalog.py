@@ -16,7 +16,6 @@ from tests.dbt.test_dbt_project import run_dbt
 # NOTE: these models still have columns without a description in their YAML files.
 # Remove a model from this set once its YAML file describes every column.
 PARTLY_DESCRIBED_MARTS = {
-    "dim_customers",
     "segment_engaged_non_buyers",
     "segment_high_value_customers",
     "segment_lapsed_buyers",

@@ -20,10 +20,14 @@ ASSETS = [
     "intermediate/int_run_context",
     "intermediate/int_web_profiles",
     "marts/campaign_performance",
+    "marts/customer_addresses",
     "marts/customer_clv",
     "marts/customer_email_consent",
+    "marts/customer_emails",
     "marts/customer_engagement",
+    "marts/customer_golden_fields",
     "marts/customer_id_changes",
+    "marts/customer_phones",
     "marts/customer_rfm",
     "marts/customer_source_records",
     "marts/customer_timeline",
@@ -66,6 +70,7 @@ ASSETS = [
     "staging/stg_shop__orders",
     "staging/stg_social__leads",
     "staging/stg_web__events",
+    "staging/survivorship_rules",
 ]
 
 # (asset, check, blocking) for every asset check.

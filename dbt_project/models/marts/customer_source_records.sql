@@ -1,7 +1,5 @@
--- The source records behind each known customer, with the record's rank in the
--- golden-record survivorship: CRM records first, then the most recently observed.
--- A customer whose records are all anonymous web visitors is not a known customer
--- and has no rows here.
+-- The source records behind each known customer. A customer whose records are all
+-- anonymous web visitors is not a known customer and has no rows here.
 with
 
 record_customers as (
@@ -47,17 +45,9 @@ known_customers as (
 
 ),
 
-ranked as (
+known_records as (
 
-    select
-        joined.*,
-        row_number() over (
-            partition by joined.customer_id
-            order by
-                case when joined.source = 'crm_contacts' then 0 else 1 end,
-                joined.observed_at desc nulls last,
-                joined.record_key
-        ) as survivorship_rank
+    select joined.*
     from joined
     inner join known_customers
         on joined.customer_id = known_customers.customer_id
@@ -72,7 +62,6 @@ final as (
         source,
         source_record_id,
         is_anonymous_visitor,
-        survivorship_rank,
         first_name,
         last_name,
         email,
@@ -84,7 +73,7 @@ final as (
         country_code,
         first_seen_at,
         observed_at
-    from ranked
+    from known_records
 
 )
 

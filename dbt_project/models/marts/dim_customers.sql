@@ -1,11 +1,18 @@
--- One row per known customer with the golden record. Each field takes the value of
--- the best-ranked record that has one, by customer_source_records.survivorship_rank:
--- CRM records first, then the most recently observed.
+-- One row per known customer with the golden record. customer_golden_fields picks
+-- each field's value by the rules in the seed survivorship_rules. <field>_source
+-- and <field>_updated_at name the source and observed time of the record that
+-- supplied the value.
 with
 
 customer_records as (
 
     select * from {{ ref('customer_source_records') }}
+
+),
+
+golden_fields as (
+
+    select * from {{ ref('customer_golden_fields') }}
 
 ),
 
@@ -21,16 +28,10 @@ suppressed_addresses as (
 
 ),
 
-golden_records as (
+record_summaries as (
 
     select
         customer_id,
-        {% for field in [
-            'email', 'phone', 'first_name', 'last_name', 'street',
-            'postal_code', 'city', 'country_code', 'birth_date',
-        ] %}
-        {{ cdp.min_by_non_null(field, 'survivorship_rank') }} as {{ field }},
-        {% endfor %}
         count(*) as record_count,
         count(distinct source) as source_count,
         min(first_seen_at) as first_seen_at,
@@ -59,35 +60,55 @@ source_lists as (
 
 ),
 
+-- customer_golden_fields has one row per customer and field, so max() only turns
+-- rows into columns.
+golden_records as (
+
+    select
+        customer_id,
+        {% for field, data_type in cdp.golden_record_fields().items() %}
+        cast(
+            max(case when field = '{{ field }}' then field_value end)
+            as {{ data_type }}
+        ) as {{ field }},
+        max(case when field = '{{ field }}' then source end) as {{ field }}_source,
+        max(case when field = '{{ field }}' then observed_at end)
+            as {{ field }}_updated_at{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from golden_fields
+    group by customer_id
+
+),
+
 final as (
 
     select
-        golden_records.customer_id,
-        golden_records.email,
-        golden_records.phone,
-        golden_records.first_name,
-        golden_records.last_name,
-        golden_records.street,
-        golden_records.postal_code,
-        golden_records.city,
-        golden_records.country_code,
-        golden_records.birth_date,
-        golden_records.record_count,
-        golden_records.source_count,
+        record_summaries.customer_id,
+        {% for field in cdp.golden_record_fields() %}
+        golden_records.{{ field }},
+        {% endfor %}
+        record_summaries.record_count,
+        record_summaries.source_count,
         source_lists.sources,
-        golden_records.first_seen_at,
-        golden_records.last_updated_at,
+        record_summaries.first_seen_at,
+        record_summaries.last_updated_at,
         email_consent.has_email_consent,
         email_consent.email_consent_source,
         email_consent.email_consent_updated_at,
         coalesce(suppressed_addresses.has_hard_bounced, false) as has_hard_bounced,
         suppressed_addresses.email is not null or email_consent.is_unsubscribed
-            as is_email_suppressed
-    from golden_records
+            as is_email_suppressed,
+        {% for field in cdp.golden_record_fields() %}
+        golden_records.{{ field }}_source,
+        golden_records.{{ field }}_updated_at{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from record_summaries
     inner join source_lists
-        on golden_records.customer_id = source_lists.customer_id
+        on record_summaries.customer_id = source_lists.customer_id
     inner join email_consent
-        on golden_records.customer_id = email_consent.customer_id
+        on record_summaries.customer_id = email_consent.customer_id
+    left join golden_records
+        on record_summaries.customer_id = golden_records.customer_id
     left join suppressed_addresses
         on golden_records.email = suppressed_addresses.email
 
