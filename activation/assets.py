@@ -3,7 +3,7 @@
 import dagster as dg
 
 from activation.destinations import Destination, load_destinations
-from activation.export import export_destination
+from activation.sync import sync_destination
 from orchestration import settings
 from orchestration.resources import DuckDBWarehouse
 
@@ -13,32 +13,47 @@ def build_destination_asset(destination: Destination) -> dg.AssetsDefinition:
         dg.AssetKey(["marts", destination.segment_model(s)])
         for s in destination.segments
     ]
+    schedule = ""
+    if destination.schedule:
+        schedule = f" The tool imports on the cron schedule {destination.schedule}."
 
     @dg.asset(
         key=dg.AssetKey(["outbox", destination.name]),
-        deps=[*upstream, dg.AssetKey(["marts", "dim_customers"])],
+        deps=[
+            *upstream,
+            dg.AssetKey(["marts", "dim_customers"]),
+            dg.AssetKey(["intermediate", "int_email_suppressions"]),
+        ],
         group_name="activation",
-        kinds={"csv"},
+        kinds={destination.type},
         owners=["team:marketing-ops"],
         description=f"{destination.description} Segments: "
-        f"{', '.join(destination.segments)}; only people with {destination.consent} "
-        "consent.",
+        f"{', '.join(destination.segments)}; {destination.mode} sync; only people "
+        f"with {destination.consent} consent.{schedule}",
         pool="duckdb_writer",
     )
     def _export(
         context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse
     ) -> dg.MaterializeResult:
         with warehouse.connect() as con:
-            folder, files = export_destination(
+            result = sync_destination(
                 con, destination, settings.outbox_dir(), settings.run_date()
             )
-        context.log.info(
-            f"{destination.name}: wrote {sum(f.row_count for f in files)} rows "
-            f"in {len(files)} files to {folder}"
+        metadata: dict = {}
+        for segment in result.segments:
+            counts = segment.summary()
+            context.log.info(
+                f"{destination.name}/{segment.segment}: {counts['rows_total']} "
+                f"members, {counts['rows_added']} added, {counts['rows_changed']} "
+                f"changed, {counts['rows_removed']} removed, "
+                f"{counts['rows_failed']} failed"
+            )
+            for name in ("total", "added", "changed", "removed", "failed"):
+                metadata[f"{name}_{segment.segment}"] = counts[f"rows_{name}"]
+        metadata["folder"] = dg.MetadataValue.path(str(result.folder))
+        metadata["dagster/row_count"] = sum(
+            s.summary()["rows_total"] for s in result.segments
         )
-        metadata = {f"rows_{f.segment}": f.row_count for f in files}
-        metadata["folder"] = dg.MetadataValue.path(str(folder))
-        metadata["dagster/row_count"] = sum(f.row_count for f in files)
         return dg.MaterializeResult(metadata=metadata)
 
     _export.__name__ = f"export_{destination.name}"

@@ -1,8 +1,12 @@
-"""Write segment audiences as CSV files with a manifest, to consented people only.
+"""Audience files and their manifest, written atomically.
 
-Files are written to a temporary name and renamed, so a marketing tool that picks up
-files never reads a half-written audience. Writing the same run date again produces
-byte-identical files and leaves an unchanged manifest alone.
+Each file is written to a temporary name and renamed, so a marketing tool that picks
+up files never reads a half-written audience. Per segment a file destination gets
+``<segment>.<ext>`` with the rows to add or update and, in ``diff`` and ``mirror``
+mode, ``<segment>_removed.<ext>`` with the rows to remove, in the same columns
+(values as they were sent before). A separate file keeps the vendor import formats
+unchanged, which an extra ``action`` column would break. Writing the same run date
+again produces byte-identical files and leaves an unchanged manifest alone.
 """
 
 from __future__ import annotations
@@ -10,38 +14,22 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import logging
 import os
 import re
+import tomllib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
+from functools import cache
 from pathlib import Path
 
-import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from activation.destinations import Destination
 
-logger = logging.getLogger(__name__)
-
-SYNC_LOG_DDL = """
-create table if not exists activation.exports (
-    destination varchar not null,
-    segment varchar not null,
-    run_date date not null,
-    file varchar not null,
-    row_count bigint not null,
-    sha256 varchar not null,
-    exported_at timestamp not null
-)
-"""
-
-# Consent is read from dim_customers, not from the segment model, so a segment model
-# without a consent column cannot leak anyone.
-CONSENT_FILTERS = {
-    "email": "c.has_email_consent and not coalesce(c.is_email_suppressed, false) "
-    "and c.email is not null",
-}
-
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+IDENTITY_MODEL = PROJECT_ROOT / "identity" / "model" / "splink_model.json"
 
 FORMULA_PREFIXES = ("=", "@", "\t", "\r", "+", "-")
 SIGNED_NUMBER = re.compile(r"[+-][0-9 ().-]*")
@@ -65,58 +53,111 @@ def neutralize_formula(value):
 class ExportedFile:
     segment: str
     file: str
+    kind: str
     row_count: int
     sha256: str
-    columns: list[str]
+    schema: list[dict]
 
 
-def audience_query(destination: Destination, segment: str) -> str:
-    columns = ", ".join(
-        f'c."{source}" as "{target}"' for target, source in destination.fields.items()
-    )
-    return (
-        f"select {columns} from marts.{destination.segment_model(segment)} as s "
-        "join marts.dim_customers as c on c.customer_id = s.customer_id "
-        f"where {CONSENT_FILTERS[destination.consent]} order by c.customer_id"
-    )
-
-
-def _write_atomically(path: Path, write) -> None:
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write`` on a temporary path beside ``path``, then rename it over."""
     temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("w", encoding="utf-8", newline="") as handle:
-        write(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    temporary.replace(path)
+    try:
+        write(temporary)
+        with temporary.open("rb") as handle:
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_segment_file(
-    con: duckdb.DuckDBPyConnection, destination: Destination, segment: str, folder: Path
-) -> ExportedFile:
-    cursor = con.execute(audience_query(destination, segment))
-    header = [d[0] for d in cursor.description]
-    rows = cursor.fetchall()
-
-    path = folder / f"{segment}.csv"
-
-    def write(handle):
+def _write_csv(path: Path, columns: list[str], rows: list[tuple]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
+        writer.writerow(columns)
         writer.writerows([neutralize_formula(v) for v in row] for row in rows)
 
-    _write_atomically(path, write)
-    return ExportedFile(segment, path.name, len(rows), _sha256(path), header)
+
+def _write_parquet(path: Path, columns: list[str], rows: list[tuple]) -> None:
+    values = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]
+    table = pa.table(
+        {
+            name: pa.array(list(column), type=pa.string())
+            for name, column in zip(columns, values, strict=True)
+        }
+    )
+    pq.write_table(table, path, compression="zstd")
 
 
-def _write_manifest(folder: Path, destination: Destination, run_date: date, files):
+def file_extension(destination: Destination) -> str:
+    return "parquet" if destination.type == "parquet" else "csv"
+
+
+def write_segment_file(
+    folder: Path,
+    destination: Destination,
+    segment: str,
+    kind: str,
+    rows: list[tuple],
+) -> ExportedFile:
+    """Write one file of ``kind`` ``upsert`` or ``remove`` for a segment."""
+    suffix = "" if kind == "upsert" else "_removed"
+    path = folder / f"{segment}{suffix}.{file_extension(destination)}"
+    columns = list(destination.fields)
+    writer = _write_parquet if destination.type == "parquet" else _write_csv
+    write_atomically(path, lambda target: writer(target, columns, rows))
+    schema = [{"name": c, "type": "string"} for c in columns]
+    return ExportedFile(segment, path.name, kind, len(rows), _sha256(path), schema)
+
+
+@cache
+def model_version() -> dict:
+    """Project version from pyproject.toml and the saved identity model's sha256, so
+    a receipt names the code and the matching model behind an audience."""
+    pyproject = PROJECT_ROOT / "pyproject.toml"
+    version = "unknown"
+    if pyproject.exists():
+        version = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"][
+            "version"
+        ]
+    identity = _sha256(IDENTITY_MODEL) if IDENTITY_MODEL.exists() else None
+    return {"project_version": version, "identity_model_sha256": identity}
+
+
+def model_version_label() -> str:
+    version = model_version()
+    identity = (version["identity_model_sha256"] or "none")[:12]
+    return f"{version['project_version']}+identity.{identity}"
+
+
+def config_sha256(destination: Destination) -> str:
+    text = json.dumps(asdict(destination), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def write_manifest(
+    folder: Path,
+    destination: Destination,
+    run_date: date,
+    segments: list[dict],
+    files: list[ExportedFile],
+) -> Path:
+    """Write ``manifest.json``; keep the file, and its generated_at, when nothing
+    else changed since the last write."""
     manifest = folder / "manifest.json"
     body = {
         "destination": destination.name,
+        "type": destination.type,
+        "mode": destination.mode,
         "run_date": run_date.isoformat(),
+        "schedule": destination.schedule,
+        "config_sha256": config_sha256(destination),
+        "model_version": model_version(),
+        "segments": segments,
         "files": [asdict(f) for f in files],
     }
     if manifest.exists():
@@ -125,57 +166,10 @@ def _write_manifest(folder: Path, destination: Destination, run_date: date, file
             return manifest
     body["generated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
 
-    def write(handle):
-        json.dump(body, handle, indent=2, ensure_ascii=False)
-        handle.write("\n")
+    def write(target: Path) -> None:
+        with target.open("w", encoding="utf-8") as handle:
+            json.dump(body, handle, indent=2, ensure_ascii=False)
+            handle.write("\n")
 
-    _write_atomically(manifest, write)
+    write_atomically(manifest, write)
     return manifest
-
-
-def _record_exports(con, destination: Destination, run_date: date, files) -> None:
-    """Replace this destination's log rows for the run date, so a rerun adds none."""
-    con.execute("create schema if not exists activation")
-    con.execute(SYNC_LOG_DDL)
-    con.execute(
-        "delete from activation.exports where destination = ? and run_date = ?",
-        [destination.name, run_date],
-    )
-    exported_at = datetime.now(UTC).replace(tzinfo=None)
-    for f in files:
-        con.execute(
-            "insert into activation.exports values (?, ?, ?, ?, ?, ?, ?)",
-            [
-                destination.name,
-                f.segment,
-                run_date,
-                f.file,
-                f.row_count,
-                f.sha256,
-                exported_at,
-            ],
-        )
-
-
-def export_destination(
-    con: duckdb.DuckDBPyConnection,
-    destination: Destination,
-    outbox: Path,
-    run_date: date,
-) -> tuple[Path, list[ExportedFile]]:
-    """Write every segment of one destination; return the folder and the files."""
-    folder = outbox / destination.name / run_date.isoformat()
-    folder.mkdir(parents=True, exist_ok=True)
-    files = [
-        write_segment_file(con, destination, s, folder) for s in destination.segments
-    ]
-
-    _write_manifest(folder, destination, run_date, files)
-    _record_exports(con, destination, run_date, files)
-    logger.info(
-        "exported %d rows in %d files to %s",
-        sum(f.row_count for f in files),
-        len(files),
-        folder,
-    )
-    return folder, files

@@ -171,6 +171,115 @@ def show_summary() -> None:
 
 @main.command()
 @click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print what each destination would add, change and remove; write and "
+    "send nothing. Opens the warehouse read-only.",
+)
+@click.option(
+    "--destination",
+    "names",
+    multiple=True,
+    help="Sync only this destination from activation/destinations.yml; repeat "
+    "for several. All destinations when not given.",
+)
+@click.option(
+    "--lock-wait",
+    type=click.FloatRange(min=0),
+    default=3600,
+    show_default=True,
+    help="Seconds to wait for another run on the same warehouse to finish "
+    "(not used with --dry-run).",
+)
+def activate(dry_run: bool, names: tuple[str, ...], lock_wait: float) -> None:
+    """Sync audiences to their destinations now, for the run date (CDP_RUN_DATE)."""
+    from activation.destinations import load_destinations
+
+    destinations = load_destinations()
+    unknown = sorted(set(names) - {d.name for d in destinations})
+    if unknown:
+        raise click.BadParameter(
+            f"not in activation/destinations.yml: {', '.join(unknown)}",
+            param_hint="--destination",
+        )
+    selected = [d for d in destinations if not names or d.name in names]
+    warehouse = settings.warehouse_path()
+    if dry_run:
+        _print_activation_plan(warehouse, selected)
+        return
+    try:
+        with run_lock(warehouse, wait_seconds=lock_wait):
+            _activate(warehouse, selected)
+    except RunLockTimeout as error:
+        raise click.ClickException(str(error)) from error
+
+
+def _print_activation_plan(warehouse: Path, destinations) -> None:
+    from orchestration.resources import CONNECT_TIMEOUT_SECONDS, connect_with_retry
+
+    if not warehouse.exists():
+        raise click.ClickException(f"warehouse {warehouse} not found; run cdp run")
+    run_date = settings.run_date()
+    table = Table(title=f"Activation dry run for {run_date} (nothing written)")
+    for column in ("destination", "type", "mode", "segment"):
+        table.add_column(column)
+    for column in ("members", "add", "change", "remove", "unchanged", "invalid"):
+        table.add_column(column, justify="right")
+    table.add_column("since")
+    con = connect_with_retry(warehouse, True, CONNECT_TIMEOUT_SECONDS, logger)
+    try:
+        for destination in destinations:
+            for plan in _plans(con, destination, run_date):
+                table.add_row(
+                    destination.name,
+                    destination.type,
+                    destination.mode,
+                    plan.segment,
+                    f"{len(plan.rows):,}",
+                    f"{plan.count('add'):,}",
+                    f"{plan.count('change'):,}",
+                    f"{plan.count('remove'):,}",
+                    f"{plan.count('unchanged'):,}",
+                    f"{len(plan.invalid):,}",
+                    str(plan.base_run_date or "never synced"),
+                )
+    finally:
+        con.close()
+    console.print(table)
+    console.print(
+        "remove: people who leave the audience. Full mode sends no removals, "
+        "because its file replaces the audience."
+    )
+
+
+def _plans(con, destination, run_date):
+    from activation.destinations import DestinationConfigError
+    from activation.plan import SyncOrderError
+    from activation.sync import plan_destination
+
+    try:
+        return plan_destination(con, destination, run_date)
+    except (DestinationConfigError, SyncOrderError) as error:
+        raise click.ClickException(str(error)) from error
+
+
+def _activate(warehouse: Path, destinations) -> None:
+    from activation.sync import sync_destination
+
+    check_warehouse_writable(warehouse)
+    run_date = settings.run_date()
+    with duckdb.connect(str(warehouse)) as con:
+        for destination in destinations:
+            result = sync_destination(con, destination, settings.outbox_dir(), run_date)
+            failed = sum(len(s.failures) for s in result.segments)
+            console.print(
+                f"{destination.name}: synced {len(result.segments)} segments to "
+                f"{result.folder}, {failed} rows failed"
+            )
+
+
+@main.command()
+@click.option(
     "--customers",
     type=click.IntRange(min=1),
     default=2000,

@@ -75,7 +75,7 @@ def collect(warehouse: Path) -> RunSummary:
                 "select destination, segment, row_count, run_date, file "
                 "from activation.exports "
                 "where run_date = (select max(run_date) from activation.exports) "
-                "order by destination, segment"
+                "order by destination, segment, file"
             ).fetchall()
     return summary
 
@@ -123,11 +123,11 @@ def render(summary: RunSummary, outbox: Path, console: Console | None = None) ->
     console.print(segments)
 
     exports = Table(title="Audience files (consented people only)")
-    for column in ("destination", "segment", "rows"):
+    for column in ("destination", "segment", "file", "rows"):
         exports.add_column(column, justify="right" if column == "rows" else "left")
     folders = []
-    for destination, segment, rows, run_date, _file in summary.exports:
-        exports.add_row(destination, segment, f"{rows:,}")
+    for destination, segment, rows, run_date, file in summary.exports:
+        exports.add_row(destination, segment, file, f"{rows:,}")
         folder = outbox / destination / str(run_date)
         if folder not in folders:
             folders.append(folder)

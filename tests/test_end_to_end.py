@@ -15,8 +15,10 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
+from activation.vendors import InvalidValue, google_email, plain_email, sha256_hex
 from ingestion.generator import generate
 from ingestion.sources import SOURCES
 
@@ -159,29 +161,59 @@ def test_segments_not_empty(con):
         assert size > 0, segment
 
 
-def test_exports_only_consented_people(night, con):
-    exported = []
-    for path in (night["root"] / "outbox").rglob("*.csv"):
-        with path.open(encoding="utf-8", newline="") as handle:
-            exported.extend(row["email"] for row in csv.DictReader(handle))
-    assert exported
+# Column that carries the email address in each file destination type, and how the
+# type prepares it.
+def hashed(normalize):
+    def prepare(email):
+        try:
+            return sha256_hex(normalize(email))
+        except InvalidValue:
+            return None
 
-    consented = {
+    return prepare
+
+
+EMAIL_COLUMNS = {
+    "csv": ("email", lambda email: email),
+    "mailchimp": ("Email Address", lambda email: email),
+    "google_ads": ("Email", hashed(google_email)),
+    "meta": ("email", hashed(plain_email)),
+}
+
+
+def test_exports_only_consented_people(night, con):
+    consented = [
         row[0]
         for row in con.execute(
             "select email from marts.dim_customers "
             "where has_email_consent and not coalesce(is_email_suppressed, false)"
         ).fetchall()
-    }
-    unsubscribed = {
+    ]
+    unsubscribed = [
         row[0]
         for row in con.execute(
             "select lower(trim(email)) from raw.email_activity "
             "where lower(action) = 'unsubscribe'"
         ).fetchall()
-    }
-    assert set(exported) <= consented
-    assert not set(exported) & unsubscribed
+    ]
+    checked = set()
+    for manifest_path in (night["root"] / "outbox").rglob("manifest.json"):
+        manifest = json.loads(manifest_path.read_text())
+        if manifest["type"] not in EMAIL_COLUMNS:
+            continue
+        column, prepare = EMAIL_COLUMNS[manifest["type"]]
+        allowed = {prepare(email) for email in consented}
+        blocked = {prepare(email) for email in unsubscribed if email}
+        for entry in manifest["files"]:
+            if entry["kind"] != "upsert":
+                continue
+            path = manifest_path.parent / entry["file"]
+            with path.open(encoding="utf-8", newline="") as handle:
+                exported = {row[column] for row in csv.DictReader(handle)}
+            assert exported <= allowed, path
+            assert not exported & blocked, path
+            checked.add(manifest["type"])
+    assert checked == set(EMAIL_COLUMNS)
 
 
 def test_manifest_matches_files(night):
@@ -189,9 +221,25 @@ def test_manifest_matches_files(night):
         manifest = json.loads(manifest_path.read_text())
         for entry in manifest["files"]:
             path = manifest_path.parent / entry["file"]
-            with path.open(encoding="utf-8", newline="") as handle:
-                rows = sum(1 for _ in csv.reader(handle)) - 1
+            if path.suffix == ".parquet":
+                rows = pq.read_metadata(path).num_rows
+            else:
+                with path.open(encoding="utf-8", newline="") as handle:
+                    rows = sum(1 for _ in csv.reader(handle)) - 1
             assert rows == entry["row_count"], path
+
+
+def test_second_run_sends_nothing_new(night, con):
+    """Both runs are the same night: the second one logs no change of its own."""
+    runs = con.execute(
+        "select count(distinct sync_id) from activation.sync_runs"
+    ).fetchone()[0]
+    per_change = con.execute(
+        "select max(n) from (select count(*) as n from activation.sync_changes "
+        "group by destination, segment, run_date, customer_id, action)"
+    ).fetchone()[0]
+    assert runs > 0
+    assert per_change == 1
 
 
 def test_second_run_adds_nothing(night, con):

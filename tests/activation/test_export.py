@@ -1,115 +1,377 @@
-"""Audience export tests on a real DuckDB file with hand-made marts."""
+"""File destinations on a real DuckDB file with hand-made marts: files, modes,
+manifests, receipts and reruns."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
-from activation.destinations import Destination, load_destinations
-from activation.export import export_destination, neutralize_formula
+from activation.destinations import parse_destination
+from activation.export import neutralize_formula
+from activation.plan import SyncOrderError
+from activation.sync import sync_destination
 
-RUN_DATE = date(2026, 11, 30)
-
-
-@pytest.fixture
-def con(tmp_path: Path):
-    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    connection.execute("create schema marts")
-    connection.execute(
-        "create table marts.dim_customers as select * from (values "
-        "('c1', 'a@example.de', 'Anna', true, false), "
-        "('c2', 'b@example.de', 'Ben', false, false), "
-        "('c3', 'c@example.de', 'Cem', true, true), "
-        "('c4', null, 'Dora', true, false)"
-        ") as t(customer_id, email, first_name, has_email_consent, is_email_suppressed)"
-    )
-    connection.execute(
-        "create table marts.segment_everyone as "
-        "select customer_id, true as has_email_consent from marts.dim_customers"
-    )
-    yield connection
-    connection.close()
+NIGHT_1 = date(2026, 11, 30)
+NIGHT_2 = date(2026, 12, 1)
+NIGHT_3 = date(2026, 12, 2)
 
 
-@pytest.fixture
-def destination() -> Destination:
-    return Destination(
-        name="newsletter",
-        description="test destination",
-        consent="email",
-        segments=("everyone",),
-        fields={"email": "email", "first_name": "first_name"},
-    )
+def make_destination(**overrides):
+    entry = {
+        "name": "newsletter",
+        "type": "csv",
+        "consent": "email",
+        "mode": "full",
+        "segments": ["lapsed_buyers"],
+        "fields": {"customer_id": "customer_id", "email": "email"},
+    } | overrides
+    return parse_destination(entry, Path("test.yml"))
 
 
-def read_rows(path: Path) -> list[dict]:
+MAILCHIMP = {
+    "name": "mailchimp",
+    "type": "mailchimp",
+    "mode": "diff",
+    "fields": {
+        "Email Address": "email",
+        "First Name": "first_name",
+        "Last Name": "last_name",
+    },
+}
+
+
+def read_csv(path: Path) -> list[dict]:
     with path.open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
 
 
-def test_only_consented_people_exported(con, destination, tmp_path):
-    folder, [exported] = export_destination(con, destination, tmp_path, RUN_DATE)
-
-    rows = read_rows(folder / exported.file)
-    assert [r["email"] for r in rows] == ["a@example.de"]
-    assert exported.row_count == 1
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
-def test_segment_consent_column_not_trusted(con, destination, tmp_path):
-    """The segment marks everyone as consented; dim_customers does not."""
-    folder, _ = export_destination(con, destination, tmp_path, RUN_DATE)
+def test_full_csv_has_consented_people_only(con, tmp_path):
+    result = sync_destination(con, make_destination(), tmp_path, NIGHT_1)
 
-    emails = {r["email"] for r in read_rows(folder / "everyone.csv")}
-    assert "b@example.de" not in emails
-    assert "c@example.de" not in emails
+    rows = read_csv(result.folder / "lapsed_buyers.csv")
+    assert [r["customer_id"] for r in rows] == ["cus_a", "cus_f"]
+    assert not (result.folder / "lapsed_buyers_removed.csv").exists()
+    assert result.folder == tmp_path / "newsletter" / "2026-11-30"
 
 
-def test_manifest_lists_rows_and_hash(con, destination, tmp_path):
-    folder, [exported] = export_destination(con, destination, tmp_path, RUN_DATE)
+def test_manifest_lists_counts_hash_schema_version(con, tmp_path):
+    result = sync_destination(con, make_destination(mode="mirror"), tmp_path, NIGHT_1)
 
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = json.loads((result.folder / "manifest.json").read_text())
     assert manifest["destination"] == "newsletter"
+    assert manifest["mode"] == "mirror"
     assert manifest["run_date"] == "2026-11-30"
-    assert manifest["files"][0]["row_count"] == 1
-    assert manifest["files"][0]["sha256"] == exported.sha256
-    assert folder == tmp_path / "newsletter" / "2026-11-30"
+    assert manifest["generated_at"]
+    assert manifest["model_version"]["project_version"]
+    assert len(manifest["model_version"]["identity_model_sha256"]) == 64
+    [segment] = manifest["segments"]
+    assert segment["segment"] == "lapsed_buyers"
+    assert segment["rows_total"] == 2
+    assert segment["rows_added"] == 2
+    assert segment["rows_removed"] == 0
+    files = {f["file"]: f for f in manifest["files"]}
+    assert set(files) == {"lapsed_buyers.csv", "lapsed_buyers_removed.csv"}
+    upsert = files["lapsed_buyers.csv"]
+    content = (result.folder / "lapsed_buyers.csv").read_bytes()
+    assert upsert["sha256"] == hashlib.sha256(content).hexdigest()
+    assert upsert["row_count"] == 2
+    assert [c["name"] for c in upsert["schema"]] == ["customer_id", "email"]
+    assert files["lapsed_buyers_removed.csv"]["kind"] == "remove"
 
 
-def test_rerun_same_night_changes_nothing(con, destination, tmp_path):
-    folder, _ = export_destination(con, destination, tmp_path, RUN_DATE)
-    first_csv = (folder / "everyone.csv").read_bytes()
-    first_manifest = (folder / "manifest.json").read_bytes()
+def test_rerun_same_night_writes_identical_files(con, tmp_path):
+    destination = make_destination(**MAILCHIMP)
+    sync_destination(con, destination, tmp_path, NIGHT_1)
+    con.execute(
+        "update marts.dim_customers set last_name = 'Neu' where customer_id = 'cus_f'"
+    )
+    first = sync_destination(con, destination, tmp_path, NIGHT_2)
+    before = folder_bytes(first.folder)
+    changes = con.execute("select count(*) from activation.sync_changes").fetchone()
 
-    export_destination(con, destination, tmp_path, RUN_DATE)
+    second = sync_destination(con, destination, tmp_path, NIGHT_2)
 
-    assert (folder / "everyone.csv").read_bytes() == first_csv
-    assert (folder / "manifest.json").read_bytes() == first_manifest
-    logged = con.execute("select count(*) from activation.exports").fetchone()[0]
-    assert logged == 1
-    assert not list(folder.glob(".*.tmp"))
+    assert folder_bytes(second.folder) == before
+    sent = con.execute(
+        "select rows_sent from activation.sync_runs where run_date = ? "
+        "order by finished_at",
+        [NIGHT_2],
+    ).fetchall()
+    assert sent == [(1,), (0,)]
+    assert not list(second.folder.glob(".*.tmp"))
+    assert con.execute("select count(*) from activation.sync_changes").fetchone() == (
+        changes
+    )
+    exports = con.execute(
+        "select count(*) from activation.exports where run_date = ?", [NIGHT_2]
+    ).fetchone()[0]
+    assert exports == 2
 
 
-def test_shipped_destinations_parse():
-    destinations = load_destinations()
-
-    assert destinations
-    assert all(d.consent == "email" for d in destinations)
-
-
-def test_invalid_destination_rejected(tmp_path):
-    config = tmp_path / "destinations.yml"
-    config.write_text(
-        "destinations:\n  - name: x\n    consent: carrier_pigeon\n"
-        "    segments: [a]\n    fields: {email: email}\n"
+def test_diff_sends_added_changed_removed(con, tmp_path):
+    destination = make_destination(**MAILCHIMP)
+    sync_destination(con, destination, tmp_path, NIGHT_1)
+    con.execute(
+        "update marts.dim_customers set last_name = 'Neu' where customer_id = 'cus_f'"
+    )
+    con.execute(
+        "update marts.dim_customers set has_email_consent = true "
+        "where customer_id = 'cus_b'"
+    )
+    con.execute(
+        "update marts.dim_customers set has_email_consent = false "
+        "where customer_id = 'cus_a'"
     )
 
-    with pytest.raises(ValueError, match="consent must be one of"):
-        load_destinations(config)
+    result = sync_destination(con, destination, tmp_path, NIGHT_2)
+
+    upserts = read_csv(result.folder / "lapsed_buyers.csv")
+    removed = read_csv(result.folder / "lapsed_buyers_removed.csv")
+    assert [r["Email Address"] for r in upserts] == [
+        "ben.noconsent@example.de",
+        "frida@example.at",
+    ]
+    assert upserts[1]["Last Name"] == "Neu"
+    assert removed == [
+        {
+            "Email Address": "anna.schmidt+news@googlemail.com",
+            "First Name": "Anna",
+            "Last Name": "Schmidt",
+        }
+    ]
+    [counts] = result.segments
+    assert counts.summary()["rows_added"] == 1
+    assert counts.summary()["rows_changed"] == 1
+    assert counts.summary()["rows_removed"] == 1
+    reason = con.execute(
+        "select reason from activation.sync_changes "
+        "where run_date = ? and action = 'remove'",
+        [NIGHT_2],
+    ).fetchone()[0]
+    assert reason == "no consent or suppressed"
+
+
+def test_diff_without_changes_sends_nothing(con, tmp_path):
+    destination = make_destination(**MAILCHIMP)
+    sync_destination(con, destination, tmp_path, NIGHT_1)
+
+    result = sync_destination(con, destination, tmp_path, NIGHT_2)
+
+    assert read_csv(result.folder / "lapsed_buyers.csv") == []
+    assert read_csv(result.folder / "lapsed_buyers_removed.csv") == []
+    logged = con.execute(
+        "select count(*) from activation.sync_changes where run_date = ?", [NIGHT_2]
+    ).fetchone()[0]
+    assert logged == 0
+
+
+def test_mirror_sends_everyone_and_removals(con, tmp_path):
+    destination = make_destination(mode="mirror")
+    sync_destination(con, destination, tmp_path, NIGHT_1)
+    con.execute("delete from marts.segment_lapsed_buyers where customer_id = 'cus_f'")
+
+    result = sync_destination(con, destination, tmp_path, NIGHT_2)
+
+    upserts = read_csv(result.folder / "lapsed_buyers.csv")
+    removed = read_csv(result.folder / "lapsed_buyers_removed.csv")
+    assert [r["customer_id"] for r in upserts] == ["cus_a"]
+    assert [r["customer_id"] for r in removed] == ["cus_f"]
+
+
+def test_mirror_removes_only_rows_it_sent(con, tmp_path):
+    """cus_b was never sent, so losing them sends no removal."""
+    destination = make_destination(mode="mirror")
+    sync_destination(con, destination, tmp_path, NIGHT_1)
+    con.execute("delete from marts.segment_lapsed_buyers where customer_id = 'cus_b'")
+
+    result = sync_destination(con, destination, tmp_path, NIGHT_2)
+
+    assert read_csv(result.folder / "lapsed_buyers_removed.csv") == []
+
+
+def test_merged_id_removed_and_new_id_added(con, tmp_path, merge_customer):
+    destination = make_destination(mode="diff")
+    sync_destination(con, destination, tmp_path, NIGHT_1)
+    frida = con.execute(
+        "select * from marts.dim_customers where customer_id = 'cus_f'"
+    ).fetchone()
+    con.execute(
+        "insert into marts.dim_customers values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        ["cus_g", *frida[1:]],
+    )
+    con.execute("insert into marts.segment_lapsed_buyers values ('cus_g', true, false)")
+    con.execute("insert into identity.customer_id_lookup values ('cus_g', 'cus_g')")
+    merge_customer(con, "cus_f", "cus_g")
+
+    result = sync_destination(con, destination, tmp_path, NIGHT_2)
+
+    upserts = read_csv(result.folder / "lapsed_buyers.csv")
+    removed = read_csv(result.folder / "lapsed_buyers_removed.csv")
+    assert [r["customer_id"] for r in upserts] == ["cus_g"]
+    assert [r["customer_id"] for r in removed] == ["cus_f"]
+    reason = con.execute(
+        "select reason from activation.sync_changes "
+        "where customer_id = 'cus_f' and action = 'remove'"
+    ).fetchone()[0]
+    assert reason == "merged into cus_g"
+
+
+def test_merge_into_existing_id_keeps_it(con, tmp_path, merge_customer):
+    destination = make_destination(mode="diff")
+    sync_destination(con, destination, tmp_path, NIGHT_1)
+    merge_customer(con, "cus_f", "cus_a")
+
+    result = sync_destination(con, destination, tmp_path, NIGHT_2)
+
+    assert read_csv(result.folder / "lapsed_buyers.csv") == []
+    removed = read_csv(result.folder / "lapsed_buyers_removed.csv")
+    assert [r["customer_id"] for r in removed] == ["cus_f"]
+
+
+def test_merge_keeps_person_keyed_by_email(con, tmp_path, merge_customer):
+    """Mailchimp matches on email: removing the old id would remove the survivor."""
+    destination = make_destination(**MAILCHIMP)
+    sync_destination(con, destination, tmp_path, NIGHT_1)
+    con.execute(
+        "update marts.dim_customers set email = 'frida@example.at' "
+        "where customer_id = 'cus_a'"
+    )
+    merge_customer(con, "cus_f", "cus_a")
+
+    result = sync_destination(con, destination, tmp_path, NIGHT_2)
+
+    removed = read_csv(result.folder / "lapsed_buyers_removed.csv")
+    assert [r["Email Address"] for r in removed] == ["anna.schmidt+news@googlemail.com"]
+    status = con.execute(
+        "select status from activation.sync_changes "
+        "where customer_id = 'cus_f' and action = 'remove'"
+    ).fetchone()[0]
+    assert status == "skipped"
+
+
+def test_invalid_row_failed_then_retried(con, tmp_path):
+    destination = make_destination(**MAILCHIMP)
+    con.execute(
+        "update marts.dim_customers set email = 'jürgen@example.de' "
+        "where customer_id = 'cus_f'"
+    )
+    sync_destination(con, destination, tmp_path, NIGHT_1)
+    failed = con.execute(
+        "select customer_id, reason, resolved_at from activation.failed_rows"
+    ).fetchall()
+    assert failed == [
+        (
+            "cus_f",
+            "Email Address: Mailchimp accepts non-ASCII characters only after the @",
+            None,
+        )
+    ]
+    con.execute(
+        "update marts.dim_customers set email = 'juergen@example.de' "
+        "where customer_id = 'cus_f'"
+    )
+
+    result = sync_destination(con, destination, tmp_path, NIGHT_2)
+
+    upserts = read_csv(result.folder / "lapsed_buyers.csv")
+    assert [r["Email Address"] for r in upserts] == ["juergen@example.de"]
+    resolved = con.execute(
+        "select count(*) from activation.failed_rows where resolved_at is not null"
+    ).fetchone()[0]
+    assert resolved == 1
+
+
+def test_sync_runs_logged_per_segment(con, tmp_path):
+    destination = make_destination(segments=["lapsed_buyers", "high_value_customers"])
+
+    sync_destination(con, destination, tmp_path, NIGHT_1)
+
+    runs = con.execute(
+        "select segment, status, rows_total, rows_added, rows_sent, rows_failed, "
+        "model_version from activation.sync_runs order by segment"
+    ).fetchall()
+    assert [r[:6] for r in runs] == [
+        ("high_value_customers", "succeeded", 2, 2, 2, 0),
+        ("lapsed_buyers", "succeeded", 2, 2, 2, 0),
+    ]
+    assert runs[0][6].startswith("0.1.0+identity.")
+
+
+def test_earlier_night_after_later_rejected(con, tmp_path):
+    destination = make_destination(mode="diff")
+    sync_destination(con, destination, tmp_path, NIGHT_2)
+
+    with pytest.raises(SyncOrderError, match="already synced for 2026-12-01"):
+        sync_destination(con, destination, tmp_path, NIGHT_1)
+
+
+def test_only_base_and_latest_snapshots_kept(con, tmp_path):
+    destination = make_destination(mode="diff")
+    for night in (NIGHT_1, NIGHT_2, NIGHT_3):
+        sync_destination(con, destination, tmp_path, night)
+
+    dates = con.execute(
+        "select distinct run_date from activation.audience_snapshots order by 1"
+    ).fetchall()
+    assert dates == [(NIGHT_2,), (NIGHT_3,)]
+
+
+def test_parquet_file_written(con, tmp_path):
+    destination = make_destination(type="parquet")
+
+    result = sync_destination(con, destination, tmp_path, NIGHT_1)
+
+    table = pq.read_table(result.folder / "lapsed_buyers.parquet")
+    assert table.column_names == ["customer_id", "email"]
+    assert table.column("customer_id").to_pylist() == ["cus_a", "cus_f"]
+
+
+def test_parquet_rerun_identical(con, tmp_path):
+    destination = make_destination(type="parquet")
+    first = sync_destination(con, destination, tmp_path, NIGHT_1)
+    before = folder_bytes(first.folder)
+
+    second = sync_destination(con, destination, tmp_path, NIGHT_1)
+
+    assert folder_bytes(second.folder) == before
+
+
+def test_missing_column_names_destination_and_field(con, tmp_path):
+    destination = make_destination(fields={"customer_id": "customer_id", "x": "shoe"})
+
+    with pytest.raises(ValueError, match=r"destination newsletter, field 'x'.*shoe"):
+        sync_destination(con, destination, tmp_path, NIGHT_1)
+
+
+def test_missing_suppression_list_stops_export(con, tmp_path):
+    con.execute("drop table intermediate.int_email_suppressions")
+
+    with pytest.raises(ValueError, match="int_email_suppressions not found"):
+        sync_destination(con, make_destination(), tmp_path, NIGHT_1)
+
+
+def test_read_only_warehouse_plans(con, tmp_path):
+    """Planning needs no write access, which the dry run relies on."""
+    from activation.sync import plan_destination
+
+    path = con.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchone()[0]
+    con.close()
+    with duckdb.connect(path, read_only=True) as reader:
+        [plan] = plan_destination(reader, make_destination(), NIGHT_1)
+    assert plan.count("add") == 2
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,11 @@ ASSETS = [
     "marts/segment_high_value_customers",
     "marts/segment_lapsed_buyers",
     "marts/segment_memberships",
+    "outbox/analytics_lake",
+    "outbox/google_ads_high_value",
     "outbox/loyalty_program",
+    "outbox/mailchimp_reactivation",
+    "outbox/meta_high_value",
     "outbox/newsletter_tool",
     "raw/crm_contacts",
     "raw/email_activity",
@@ -178,6 +182,7 @@ def test_exports_depend_on_their_segments(graph):
     assert "marts/segment_engaged_non_buyers" in upstream
     assert "marts/segment_lapsed_buyers" in upstream
     assert "marts/dim_customers" in upstream
+    assert "intermediate/int_email_suppressions" in upstream
 
 
 def test_every_asset_grouped_and_described(graph):
