@@ -6,6 +6,7 @@ import duckdb
 from click.testing import CliRunner
 
 from activation.destinations import load_destinations
+from orchestration import cli
 from orchestration.cli import main
 
 
@@ -17,7 +18,9 @@ def cli_env(monkeypatch, tmp_path, warehouse):
     monkeypatch.setenv("CDP_REPORTS", str(tmp_path / "reports"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
     monkeypatch.setenv("CDP_RUN_DATE", "2026-11-30")
-    monkeypatch.setenv("COLUMNS", "200")
+    # The command prints through a console made at import, which may have read a
+    # narrow width; a wide one keeps each table row on one line.
+    monkeypatch.setattr(cli.console, "width", 200)
 
 
 def test_dry_run_prints_plan_and_writes_nothing(con, tmp_path, monkeypatch):
