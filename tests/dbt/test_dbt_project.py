@@ -6,9 +6,10 @@ is written by hand in place of the identity step. Six people appear:
 
 - Anna: CRM contact, two orders (one refunded), web user with an anonymous id,
   email recipient who unsubscribed after opting in.
-- Jonas: Austrian CRM contact, one recent order, one helpdesk ticket.
+- Jonas: Austrian CRM contact, one recent order (a new customer), one helpdesk
+  ticket.
 - Lea: Swiss CRM contact only.
-- Max: one old CHF order worth 700 (high value and lapsed).
+- Max: one old CHF order worth 700 (high value, lapsed and at churn risk).
 - Lena: lead-form consent and email opens and clicks, no order.
 - Bounce: an email address that hard-bounced.
 
@@ -26,7 +27,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from ingestion.sources import SOURCES
 
@@ -393,7 +393,7 @@ def create_record_customers(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def run_dbt(
-    args: list[str], warehouse: Path, target: Path
+    args: list[str], warehouse: Path, target: Path, project_dir: Path = PROJECT_DIR
 ) -> subprocess.CompletedProcess:
     """Run the dbt command line on the project, with artifacts outside the repo."""
     env = dict(os.environ, CDP_WAREHOUSE=str(warehouse), DO_NOT_TRACK="1")
@@ -401,9 +401,9 @@ def run_dbt(
         str(DBT),
         *args,
         "--project-dir",
-        str(PROJECT_DIR),
+        str(project_dir),
         "--profiles-dir",
-        str(PROJECT_DIR),
+        str(project_dir),
         "--target-path",
         str(target / "target"),
         "--log-path",
@@ -411,27 +411,13 @@ def run_dbt(
     ]
     return subprocess.run(
         command,
-        cwd=PROJECT_DIR,
+        cwd=project_dir,
         env=env,
         capture_output=True,
         text=True,
         timeout=900,
         check=False,
     )
-
-
-@pytest.fixture(scope="module")
-def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Build the project once and return the warehouse file and dbt's artifact folder."""
-    folder = tmp_path_factory.mktemp("dbt_build")
-    warehouse = folder / "warehouse.duckdb"
-    with duckdb.connect(str(warehouse)) as con:
-        create_raw_tables(con)
-        create_record_customers(con)
-
-    result = run_dbt(["build"], warehouse, folder)
-    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
-    return warehouse, folder / "target"
 
 
 def query(warehouse: Path, sql: str, parameters: list | None = None) -> list[tuple]:
@@ -600,10 +586,12 @@ def test_segment_memberships(built_warehouse):
         "select segment_name, customer_id from marts.segment_memberships order by 1, 2",
     )
     assert rows == [
+        ("churn_risk_high_value", "max"),
         ("engaged_non_buyers", "lena"),
         ("high_value_customers", "max"),
         ("lapsed_buyers", "anna"),
         ("lapsed_buyers", "max"),
+        ("new_customers", "jonas"),
     ]
 
 
