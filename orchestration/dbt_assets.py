@@ -6,7 +6,9 @@ The identity step (Python, Splink) reads intermediate models and writes
 read. One dbt invocation cannot stop in the middle for a Python step, so the project
 runs as three dbt asset definitions. Staging and intermediate run before identity and
 the marts after it. The lifetime value staging model and everything that reads it run
-after the lifetime value step.
+after the lifetime value step: traits, segments, segment_memberships, the snapshot
+segment_memberships_snapshot and segment_membership_history, in that order within
+one ``dbt build``.
 """
 
 import os
@@ -24,6 +26,11 @@ AFTER_IDENTITY = "path:models/staging/identity path:models/marts"
 AFTER_CLV = "path:models/staging/clv+"
 
 
+# Folders under models/marts whose models form the Dagster group "segments". The
+# snapshot of segment_memberships joins that group through its meta.
+SEGMENT_FOLDERS = ("segments", "memberships")
+
+
 class LayerTranslator(DagsterDbtTranslator):
     """Groups dbt assets by layer folder and names the team that owns them."""
 
@@ -31,12 +38,16 @@ class LayerTranslator(DagsterDbtTranslator):
         if dbt_resource_props["resource_type"] == "seed":
             return "seeds"
         fqn = dbt_resource_props.get("fqn", [])
+        if len(fqn) > 2 and fqn[1] == "marts" and fqn[2] in SEGMENT_FOLDERS:
+            return "segments"
         if len(fqn) > 2 and fqn[1] in ("staging", "intermediate", "marts"):
-            return fqn[2] if fqn[1] == "marts" and fqn[2] == "segments" else fqn[1]
+            return fqn[1]
         return super().get_group_name(dbt_resource_props)
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
-        return ["team:analytics-engineering"]
+        """Return ``team:<owner in meta>``, or team:analytics-engineering without one."""
+        owner = dbt_resource_props.get("config", {}).get("meta", {}).get("owner")
+        return [f"team:{owner or 'analytics-engineering'}"]
 
 
 translator = LayerTranslator()

@@ -9,7 +9,17 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
-LAYERS = ("raw", "staging", "intermediate", "identity", "marts", "activation")
+LAYERS = (
+    "raw",
+    "staging",
+    "intermediate",
+    "identity",
+    "marts",
+    "snapshots",
+    "activation",
+)
+# Tables in marts named segment_* that list the members of all segments.
+MEMBERSHIP_TABLES = {"segment_memberships", "segment_membership_history"}
 
 
 @dataclass
@@ -65,7 +75,7 @@ def collect(warehouse: Path) -> RunSummary:
             summary.known_customers = _count(con, "marts", "dim_customers")
 
         for table in _tables(con, "marts"):
-            if table.startswith("segment_") and table != "segment_memberships":
+            if table.startswith("segment_") and table not in MEMBERSHIP_TABLES:
                 summary.segments[table.removeprefix("segment_")] = _count(
                     con, "marts", table
                 )

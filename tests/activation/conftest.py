@@ -25,7 +25,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-SEGMENTS = ("high_value_customers", "lapsed_buyers", "engaged_non_buyers")
+from activation.destinations import load_destinations
+
+# Every segment a shipped destination sends, so the shipped config runs here too.
+SEGMENTS = tuple(sorted({s for d in load_destinations() for s in d.segments}))
 
 CUSTOMERS = [
     # customer_id, email, phone, first_name, last_name, postal_code, city,

@@ -6,9 +6,10 @@ is written by hand in place of the identity step. Six people appear:
 
 - Anna: CRM contact, two orders (one refunded), web user with an anonymous id,
   email recipient who unsubscribed after opting in.
-- Jonas: Austrian CRM contact, one recent order, one helpdesk ticket.
+- Jonas: Austrian CRM contact, one recent order (a new customer), one helpdesk
+  ticket.
 - Lea: Swiss CRM contact only.
-- Max: one old CHF order worth 700 (high value and lapsed).
+- Max: one old CHF order worth 700 (high value, lapsed and at churn risk).
 - Lena: lead-form consent and email opens and clicks, no order.
 - Bounce: an email address that hard-bounced.
 
@@ -608,10 +609,12 @@ def test_segment_memberships(built_warehouse):
         "select segment_name, customer_id from marts.segment_memberships order by 1, 2",
     )
     assert rows == [
+        ("churn_risk_high_value", "max"),
         ("engaged_non_buyers", "lena"),
         ("high_value_customers", "max"),
         ("lapsed_buyers", "anna"),
         ("lapsed_buyers", "max"),
+        ("new_customers", "jonas"),
     ]
 
 

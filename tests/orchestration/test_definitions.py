@@ -45,10 +45,18 @@ ASSETS = [
     "marts/order_attribution",
     "marts/product_monthly_performance",
     "marts/sales_lead_scores",
+    "marts/segment_browse_abandoners",
+    "marts/segment_champions",
+    "marts/segment_churn_risk_high_value",
     "marts/segment_engaged_non_buyers",
+    "marts/segment_high_predicted_clv",
     "marts/segment_high_value_customers",
     "marts/segment_lapsed_buyers",
+    "marts/segment_membership_history",
     "marts/segment_memberships",
+    "marts/segment_new_customers",
+    "marts/segment_one_time_buyers",
+    "marts/segment_unhappy_customers",
     "outbox/analytics_lake",
     "outbox/google_ads_high_value",
     "outbox/loyalty_program",
@@ -61,6 +69,7 @@ ASSETS = [
     "raw/shop_orders",
     "raw/social_leads",
     "raw/web_events",
+    "snapshots/segment_memberships_snapshot",
     "staging/fx_rates_to_eur",
     "staging/product_categories",
     "staging/stg_clv__customer_clv",
@@ -183,6 +192,41 @@ def test_exports_depend_on_their_segments(graph):
     assert "marts/segment_lapsed_buyers" in upstream
     assert "marts/dim_customers" in upstream
     assert "intermediate/int_email_suppressions" in upstream
+
+
+def test_snapshot_between_memberships_and_history(graph):
+    snapshot = "snapshots/segment_memberships_snapshot"
+    assert parents(graph, snapshot) == {"marts/segment_memberships"}
+    assert parents(graph, "marts/segment_membership_history") == {snapshot}
+
+
+def test_snapshot_runs_with_segments_in_one_step(defs):
+    """One dbt build orders segments, snapshot and history by their refs."""
+    snapshot_key = dg.AssetKey(["snapshots", "segment_memberships_snapshot"])
+    step = next(
+        assets_def
+        for assets_def in defs.assets or []
+        if isinstance(assets_def, dg.AssetsDefinition)
+        and snapshot_key in assets_def.keys
+    )
+    assert dg.AssetKey(["marts", "segment_memberships"]) in step.keys
+    assert dg.AssetKey(["marts", "segment_membership_history"]) in step.keys
+
+
+def test_segment_assets_owned_by_meta_owner(graph):
+    champions = graph.get(dg.AssetKey.from_user_string("marts/segment_champions"))
+    customers = graph.get(dg.AssetKey.from_user_string("marts/dim_customers"))
+    assert champions.owners == ["team:loyalty-marketing"]
+    assert customers.owners == ["team:analytics-engineering"]
+
+
+def test_segment_history_grouped_with_segments(graph):
+    for key in (
+        "marts/segment_memberships",
+        "snapshots/segment_memberships_snapshot",
+        "marts/segment_membership_history",
+    ):
+        assert graph.get(dg.AssetKey.from_user_string(key)).group_name == "segments"
 
 
 def test_every_asset_grouped_and_described(graph):

@@ -26,11 +26,6 @@ final as (
 
     select
         customers.customer_id,
-        customers.email,
-        customers.first_name,
-        customers.last_name,
-        customers.phone,
-        customers.country_code,
         customers.has_email_consent,
         customers.is_email_suppressed,
         members.email_opens_90d,
