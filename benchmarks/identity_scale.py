@@ -48,6 +48,7 @@ print(json.dumps({
     "pairs_deterministic": result.pairs_deterministic,
     "pairs_splink": result.pairs_splink, "precision": result.precision,
     "recall": result.recall, "f1": result.f1,
+    "phase_seconds": result.phase_seconds,
     # Linux reports ru_maxrss in KiB: this process's peak resident memory.
     "peak_memory_gb": round(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9, 2
@@ -129,8 +130,18 @@ and {record["load_average"]["after"]}
 | {figures["peak_memory_gb"]:.2f} ({verdict_memory}) | {_score(figures["precision"])} \
 | {_score(figures["recall"])} | {_score(figures["f1"])} |
 
+{_phase_lines(figures)}
+
 History: `benchmarks/results/{NAME}.jsonl`.
 """
+
+
+def _phase_lines(figures: dict) -> str:
+    phases = figures.get("phase_seconds")
+    if not phases:
+        return "Time per phase was not recorded in this run."
+    parts = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items())
+    return f"Time per phase: {parts}."
 
 
 def _score(value: float | None) -> str:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -93,6 +95,25 @@ class ResolutionResult:
     precision: float | None = None
     recall: float | None = None
     f1: float | None = None
+    # Wall seconds of each phase (graph, splink, clustering, ids, ...), in order.
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+
+
+class PhaseTimer:
+    """Record the wall time of named phases of one run, to find where time goes."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - started
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + elapsed, 2)
+            logger.debug("identity phase %s took %.2f s", name, elapsed)
 
 
 def resolve_identities(
@@ -116,6 +137,7 @@ def resolve_identities(
     check_threshold(threshold)
 
     started = time.perf_counter()
+    timer = PhaseTimer()
     run_id = run_id or str(uuid.uuid4())
     resolved_at = datetime.now(UTC).replace(tzinfo=None)
     records = _count_records(con)
@@ -129,11 +151,15 @@ def resolve_identities(
             threshold,
             max_records_per_identifier,
             charts_dir,
+            timer,
         )
-        cluster_records(con)
-        id_changes = assign_customer_ids(con, run_id, resolved_at)
+        with timer.phase("clustering"):
+            cluster_records(con)
+        with timer.phase("customer_ids"):
+            id_changes = assign_customer_ids(con, run_id, resolved_at)
         customers = id_changes.customers
-        metrics = _evaluate(con, ground_truth)
+        with timer.phase("evaluation"):
+            metrics = _evaluate(con, ground_truth)
 
         pairs_deterministic = fetch_value(
             con,
@@ -154,18 +180,21 @@ def resolve_identities(
             precision=metrics.precision if metrics else None,
             recall=metrics.recall if metrics else None,
             f1=metrics.f1 if metrics else None,
+            phase_seconds=timer.seconds,
         )
-        _write_outputs(con, result)
+        with timer.phase("write_outputs"):
+            _write_outputs(con, result)
 
     logger.info(
         "Resolved %d records into %d customers (%d identifier pairs, %d Splink pairs "
-        "at threshold %s) in %.1f s",
+        "at threshold %s) in %.1f s; phases: %s",
         records,
         customers,
         pairs_deterministic,
         pairs_splink,
         threshold,
         time.perf_counter() - started,
+        ", ".join(f"{name} {sec:.1f} s" for name, sec in timer.seconds.items()),
     )
     return result
 
@@ -188,6 +217,7 @@ def link_records(
     threshold: float,
     max_records_per_identifier: int = DEFAULT_MAX_RECORDS_PER_IDENTIFIER,
     charts_dir: Path | None = None,
+    timer: PhaseTimer | None = None,
 ) -> tuple[IdentifierGraphStats, bool, int]:
     """Write the identifier links and Splink links of all records to scratch.
 
@@ -196,14 +226,19 @@ def link_records(
     Returns (identifier graph counts, whether a model was trained, Splink pairs
     kept).
     """
+    timer = timer or PhaseTimer()
     records = _count_records(con)
-    graph = build_identifier_links(con, max_records_per_identifier)
-    prepare_matching_records(con)
-    model_trained, pairs_splink = _score_pairs(
-        splink_cursor, model_path, threshold, records, charts_dir
-    )
+    with timer.phase("identifier_graph"):
+        graph = build_identifier_links(con, max_records_per_identifier)
+    with timer.phase("prepare_records"):
+        prepare_matching_records(con)
+    with timer.phase("splink"):
+        model_trained, pairs_splink = _score_pairs(
+            splink_cursor, model_path, threshold, records, charts_dir
+        )
     # Reviewers' decisions override Splink's pairs before clustering.
-    apply_review_decisions(con)
+    with timer.phase("review_decisions"):
+        apply_review_decisions(con)
     return graph, model_trained, pairs_splink
 
 

@@ -88,6 +88,24 @@ def test_name_typo_is_linked_by_splink(build_warehouse, typo_and_household_recor
     assert all(row[2] >= result.threshold for row in splink_pairs)
 
 
+def test_run_reports_time_per_phase(build_warehouse, typo_and_household_records):
+    con = build_warehouse(typo_and_household_records)
+
+    result = resolve_identities(con)
+
+    assert list(result.phase_seconds) == [
+        "identifier_graph",
+        "prepare_records",
+        "splink",
+        "review_decisions",
+        "clustering",
+        "customer_ids",
+        "evaluation",
+        "write_outputs",
+    ]
+    assert all(seconds >= 0 for seconds in result.phase_seconds.values())
+
+
 def test_distinct_people_stay_apart(build_warehouse, typo_and_household_records):
     con = build_warehouse(typo_and_household_records)
 
