@@ -80,3 +80,15 @@ def test_catalog_has_mart_column_descriptions(docs_artifacts):
 
     assert checked_columns > 200
     assert columns_without_comment == []
+
+
+def test_every_mart_has_enforced_contract(docs_artifacts):
+    manifest, _catalog = docs_artifacts
+    marts = mart_models(manifest)
+
+    without_contract = [
+        name
+        for node_id, name in marts.items()
+        if not manifest["nodes"][node_id]["config"]["contract"]["enforced"]
+    ]
+    assert without_contract == []
