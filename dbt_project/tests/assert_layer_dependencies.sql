@@ -7,16 +7,7 @@
     - A mart reads staging models of at most one source system (the folder under
       models/staging/). Work that combines sources belongs in intermediate, so
       each mart sees one cleaned view of it.
-
-    Marts that break the third rule for now are listed below with the reason. An
-    entry that no longer breaks the rule is itself reported, so the list shrinks.
 #}
-{%- set multi_source_marts = {
-    'customer_timeline':
-        'reads stg_social__leads and stg_crm__contacts for the lead-form and'
-        ~ ' contact-creation touchpoints; an intermediate model with those two'
-        ~ ' touchpoint kinds per record_key would remove this entry',
-} -%}
 {%- set violations = [] -%}
 {%- if execute -%}
     {%- for node in graph.nodes.values()
@@ -35,17 +26,10 @@
             {%- endif -%}
         {%- endfor -%}
         {%- set source_count = staging_sources | unique | list | length -%}
-        {%- if layer == 'marts' and source_count > 1
-            and node.name not in multi_source_marts -%}
+        {%- if layer == 'marts' and source_count > 1 -%}
             {%- do violations.append(
                 node.name ~ ' (marts) reads staging models of several sources: '
                 ~ staging_sources | unique | sort | join(', ')
-            ) -%}
-        {%- elif layer == 'marts' and source_count <= 1
-            and node.name in multi_source_marts -%}
-            {%- do violations.append(
-                node.name ~ ' (marts) reads at most one source; remove it from'
-                ~ ' multi_source_marts'
             ) -%}
         {%- endif -%}
     {%- endfor -%}

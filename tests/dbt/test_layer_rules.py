@@ -2,9 +2,7 @@
 
 The rule test passes on the project itself in every full ``dbt build`` (see the
 ``built_warehouse`` fixture). Here a copy of the project gets one model for each rule
-the test enforces, and customer_timeline is cut down to a single source so that its
-entry in the list of known exceptions goes stale. The test has to fail and report
-exactly those four models.
+the test enforces. The test has to fail and report exactly those three models.
 """
 
 from __future__ import annotations
@@ -27,9 +25,6 @@ BAD_MODELS = {
     "models/staging/shop/stg_shop__orders_copy.sql": """
         select * from {{ ref('stg_shop__orders') }}
     """,
-    "models/marts/journeys/customer_timeline.sql": """
-        select * from {{ ref('fct_orders') }}
-    """,
 }
 
 EXPECTED_VIOLATIONS = {
@@ -37,8 +32,6 @@ EXPECTED_VIOLATIONS = {
     "crm, shop",
     "raw_crm_contacts (marts) calls source source.cdp.raw.crm_contacts",
     "stg_shop__orders_copy (staging) refs staging model model.cdp.stg_shop__orders",
-    "customer_timeline (marts) reads at most one source; remove it from "
-    "multi_source_marts",
 }
 
 

@@ -17,6 +17,7 @@ ASSETS = [
     "intermediate/int_identifiers",
     "intermediate/int_person_records",
     "intermediate/int_person_records_first_seen",
+    "intermediate/int_record_touchpoints",
     "intermediate/int_run_context",
     "intermediate/int_web_profiles",
     "marts/campaign_performance",

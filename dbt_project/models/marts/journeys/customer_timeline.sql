@@ -28,15 +28,9 @@ tickets as (
 
 ),
 
-social_leads as (
+record_touchpoints as (
 
-    select * from {{ ref('stg_social__leads') }}
-
-),
-
-crm_contacts as (
-
-    select * from {{ ref('stg_crm__contacts') }}
+    select * from {{ ref('int_record_touchpoints') }}
 
 ),
 
@@ -104,33 +98,14 @@ touchpoints as (
 
     select
         customer_records.customer_id,
-        social_leads.created_at,
-        'social_leads',
-        'lead_form_submitted',
-        social_leads.lead_id,
-        {{ dbt.concat([
-            "'form: '", "coalesce(social_leads.form_name, '-')",
-            "', campaign: '", "coalesce(social_leads.campaign_name, '-')",
-            "', platform: '", "coalesce(social_leads.platform, '-')",
-        ]) }}
-    from social_leads
+        record_touchpoints.occurred_at,
+        record_touchpoints.source,
+        record_touchpoints.touchpoint_type,
+        record_touchpoints.source_record_id,
+        record_touchpoints.detail
+    from record_touchpoints
     inner join customer_records
-        on {{ cdp.record_key('social_leads', 'social_leads.lead_id') }}
-            = customer_records.record_key
-
-    union all
-
-    select
-        customer_records.customer_id,
-        crm_contacts.created_at,
-        'crm_contacts',
-        'crm_contact_created',
-        crm_contacts.contact_id,
-        cast(null as {{ dbt.type_string() }})
-    from crm_contacts
-    inner join customer_records
-        on {{ cdp.record_key('crm_contacts', 'crm_contacts.contact_id') }}
-            = customer_records.record_key
+        on record_touchpoints.record_key = customer_records.record_key
 
 ),
 
