@@ -10,11 +10,14 @@ from orchestration.resources import DuckDBWarehouse
 
 
 def _file_table(results: list[FileLoadResult]) -> dg.MarkdownMetadataValue:
-    lines = ["| file | status | read | loaded | rejected |", "|---|---|---|---|---|"]
+    lines = [
+        "| file | status | read | loaded | rejected | erased |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in results:
         lines.append(
             f"| {r.file} | {r.status} | {r.rows_read} | {r.rows_loaded} "
-            f"| {r.rows_rejected} |"
+            f"| {r.rows_rejected} | {r.rows_erased} |"
         )
     return dg.MetadataValue.md("\n".join(lines))
 
@@ -28,6 +31,7 @@ def _load_metadata(results: list[FileLoadResult], table_rows: int) -> dict:
         "rows_read": sum(r.rows_read for r in loaded),
         "rows_loaded": sum(r.rows_loaded for r in loaded),
         "rows_rejected": sum(r.rows_rejected for r in loaded),
+        "rows_erased": sum(r.rows_erased for r in loaded),
         "dagster/row_count": table_rows,
         "files": _file_table(results),
     }
@@ -73,8 +77,9 @@ def build_accounting_check(source: Source) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=dg.AssetKey(["raw", source.table]),
         name="rows_accounted_for",
-        description="For every loaded file, rows read = rows loaded + rows rejected, "
-        "and the raw tables hold exactly those rows.",
+        description="For every loaded file, rows read = rows loaded + rows rejected "
+        "+ rows erased (people erased on request), and the raw tables hold exactly "
+        "the loaded rows.",
     )
     def _check(warehouse: DuckDBWarehouse) -> dg.AssetCheckResult:
         with warehouse.connect(read_only=True) as con:
@@ -87,7 +92,8 @@ def build_accounting_check(source: Source) -> dg.AssetChecksDefinition:
             ).fetchone()
             unbalanced = con.execute(
                 "select count(*) from raw._load_log where source = ? "
-                "and status = 'loaded' and rows_read <> rows_loaded + rows_rejected",
+                "and status = 'loaded' and rows_read <> rows_loaded + rows_rejected "
+                "+ coalesce(rows_erased, 0)",
                 [source.name],
             ).fetchone()[0]
         return dg.AssetCheckResult(

@@ -1,9 +1,12 @@
 """Load landing files into ``raw.<source>`` tables, one transaction per file.
 
 Every file ends in the load log ``raw._load_log`` with rows read, loaded and rejected,
-and ``rows_read = rows_loaded + rows_rejected`` holds for each loaded file. Rows that
-fail parsing or the contract go to ``raw.<source>__rejects`` with the file, line and
-reason. A file whose content hash is already in the load log is skipped, so loading
+and ``rows_read = rows_loaded + rows_rejected + rows_erased`` holds for each loaded
+file. Rows that fail parsing or the contract go to ``raw.<source>__rejects`` with the file, line and
+reason. Rows that carry an email address or phone number on the suppression list of
+erased people (``privacy.suppressed_identifiers``) are dropped and counted as
+``rows_erased``, so ``rows_read = rows_loaded + rows_rejected + rows_erased``. A file
+whose content hash is already in the load log is skipped, so loading
 the same night twice adds nothing. ``reset_raw`` drops all of it, so the next load
 rebuilds ``raw`` from every landing file.
 """
@@ -38,7 +41,8 @@ create table if not exists raw._load_log (
     rows_loaded bigint,
     rows_rejected bigint,
     message varchar,
-    loaded_at timestamp not null
+    loaded_at timestamp not null,
+    rows_erased bigint default 0
 )
 """
 
@@ -60,6 +64,8 @@ class FileLoadResult:
     rows_loaded: int = 0
     rows_rejected: int = 0
     message: str | None = None
+    # Rows dropped because they carry an identifier of an erased person.
+    rows_erased: int = 0
     # Columns of the file outside the source contract, kept as VARCHAR in raw.
     new_columns: tuple[str, ...] = ()
 
@@ -103,6 +109,11 @@ def unmatched_files(source: Source, landing_dir: Path) -> list[Path]:
 def ensure_tables(con: duckdb.DuckDBPyConnection, source: Source) -> None:
     con.execute("create schema if not exists raw")
     con.execute(LOAD_LOG_DDL)
+    # Load logs made before erasure existed lack the column.
+    con.execute(
+        "alter table raw._load_log add column if not exists rows_erased bigint "
+        "default 0"
+    )
     columns = ", ".join(f'"{c}" {sql_type(source, c)}' for c in source.raw_columns)
     con.execute(
         f"create table if not exists raw.{source.table} ({columns}, "
@@ -263,6 +274,7 @@ def _load_in_transaction(
 ) -> FileLoadResult:
     staged = readers.stage_file(con, source, path)
     _reject_missing_required(con, source, staged)
+    erased = drop_suppressed_rows(con, source, staged, path.name)
     apply_column_types(con, source, staged.rows, staged.rejects)
     _add_extra_columns(con, source, staged.extra_columns, path.name)
     _remove_previous_version(con, source, path.name)
@@ -270,10 +282,10 @@ def _load_in_transaction(
     loaded = _insert_rows(con, source, staged, path.name, sha, loaded_at)
     rejected = _insert_rejects(con, source, staged, path.name, sha, loaded_at)
     read = staged.read_count
-    if read != loaded + rejected:
+    if read != loaded + rejected + erased:
         raise readers.SourceFileError(
             f"{path}: row accounting failed: read {read}, loaded {loaded}, "
-            f"rejected {rejected}"
+            f"rejected {rejected}, erased {erased}"
         )
 
     result = FileLoadResult(
@@ -284,16 +296,18 @@ def _load_in_transaction(
         read,
         loaded,
         rejected,
+        rows_erased=erased,
         new_columns=staged.extra_columns,
     )
     _log_result(con, result, loaded_at)
     logger.info(
-        "loaded %s into raw.%s: %d read, %d loaded, %d rejected",
+        "loaded %s into raw.%s: %d read, %d loaded, %d rejected, %d erased",
         path.name,
         source.table,
         read,
         loaded,
         rejected,
+        erased,
     )
     return result
 
@@ -368,6 +382,63 @@ def _reject_missing_required(
         )
 
 
+def drop_suppressed_rows(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    staged: readers.StagedFile,
+    file_name: str,
+) -> int:
+    """Delete staged rows and rejects that carry a suppressed email or phone number.
+
+    Their row numbers go to ``privacy.landing_redactions``, so the erasure step
+    removes them from the landing file too. Returns how many were dropped. Costs
+    nothing while the suppression list is empty.
+    """
+    from ingestion.dbt_udfs import register_functions
+    from orchestration.privacy import store
+    from orchestration.privacy.identifiers import (
+        raw_identifier_hashes_sql,
+        reject_token_hashes_sql,
+    )
+
+    if not store.suppressed_hash_count(con):
+        return 0
+    register_functions(con)
+    parameters = {"salt": store.salt(con)}
+    suppressed = "(select identifier_hash from privacy.suppressed_identifiers)"
+    matches = raw_identifier_hashes_sql(source.name, staged.rows, "_row_number")
+    tokens = reject_token_hashes_sql(staged.rejects, "line_number", "raw_line")
+    con.execute(
+        "create or replace temp table _suppressed_rows as "
+        f"select row_id from ({matches}) where identifier_hash in {suppressed} "
+        f"union select row_id from ({tokens}) where identifier_hash in {suppressed}",
+        parameters,
+    )
+    con.execute(
+        "insert into privacy.landing_redactions "
+        "select ?, ?, row_id from _suppressed_rows",
+        [source.name, file_name],
+    )
+    rows = con.execute(
+        f"delete from {staged.rows} where _row_number in "
+        "(select row_id from _suppressed_rows)"
+    ).fetchone()[0]
+    rejects = con.execute(
+        f"delete from {staged.rejects} where line_number in "
+        "(select row_id from _suppressed_rows)"
+    ).fetchone()[0]
+    if rows or rejects:
+        logger.warning(
+            "dropped %d rows and %d rejects of %s for raw.%s: they carry an "
+            "identifier of an erased person",
+            rows,
+            rejects,
+            source.name,
+            source.table,
+        )
+    return rows + rejects
+
+
 def _insert_rows(con, source, staged, file_name, sha, loaded_at) -> int:
     names = [*source.raw_columns, *staged.extra_columns]
     columns = ", ".join(f'"{c}"' for c in names)
@@ -402,7 +473,9 @@ def _log_result(
     con: duckdb.DuckDBPyConnection, result: FileLoadResult, loaded_at: datetime
 ) -> None:
     con.execute(
-        "insert into raw._load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into raw._load_log (source, file, sha256, status, rows_read, "
+        "rows_loaded, rows_rejected, message, loaded_at, rows_erased) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             result.source,
             result.file,
@@ -413,6 +486,7 @@ def _log_result(
             result.rows_rejected,
             result.message,
             loaded_at,
+            result.rows_erased,
         ],
     )
 

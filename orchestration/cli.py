@@ -366,5 +366,15 @@ def dev(host: str, port: int) -> None:
     raise SystemExit(subprocess.call(command, env=os.environ.copy()))
 
 
+def _add_privacy_commands() -> None:
+    from orchestration.privacy.cli import export_subject, forget
+
+    main.add_command(forget)
+    main.add_command(export_subject)
+
+
+_add_privacy_commands()
+
+
 if __name__ == "__main__":
     main()

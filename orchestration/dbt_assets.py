@@ -16,10 +16,11 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration import settings
 from orchestration.dbt_project import dbt_project, ensure_manifest
+from orchestration.privacy.keys import ERASURE_KEY, VERIFICATION_KEY
 
 BEFORE_IDENTITY = "path:models/staging path:models/intermediate resource_type:seed"
 AFTER_IDENTITY = "path:models/staging/identity path:models/marts"
@@ -43,6 +44,29 @@ class LayerTranslator(DagsterDbtTranslator):
         if len(fqn) > 2 and fqn[1] in ("staging", "intermediate", "marts"):
             return fqn[1]
         return super().get_group_name(dbt_resource_props)
+
+    def get_asset_spec(
+        self,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: DbtProject | None,
+    ) -> dg.AssetSpec:
+        """Add the erasure steps before the models that read raw and identity.
+
+        Staging models of sources wait for ``privacy/erasure``, so no model is built
+        from raw rows of a person erased tonight. The staging models of the identity
+        tables wait for ``privacy/erasure_verification``, and every mart reads them.
+        """
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        fqn = props.get("fqn", [])
+        if props["resource_type"] != "model" or len(fqn) < 3 or fqn[1] != "staging":
+            return spec
+        if fqn[2] == "identity":
+            return spec.merge_attributes(deps=[VERIFICATION_KEY])
+        if fqn[2] != "clv":
+            return spec.merge_attributes(deps=[ERASURE_KEY])
+        return spec
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
         """Return ``team:<owner in meta>``, or team:analytics-engineering without one."""

@@ -14,6 +14,7 @@ from orchestration.dbt_assets import (
     dbt_before_identity,
 )
 from orchestration.jobs import nightly_job, nightly_schedule
+from orchestration.privacy.assets import privacy_assets
 from orchestration.quality_checks import (
     dim_customers_expectations,
     staging_checks,
@@ -30,6 +31,7 @@ defs = dg.Definitions(
         customer_clv,
         dbt_after_clv,
         *destination_assets,
+        *privacy_assets,
     ],
     asset_checks=[*source_checks, *staging_checks, dim_customers_expectations],
     jobs=[nightly_job],

@@ -21,8 +21,10 @@ ASSETS = [
     "intermediate/int_run_context",
     "intermediate/int_web_profiles",
     "marts/campaign_performance",
+    "marts/consent_ledger",
     "marts/customer_addresses",
     "marts/customer_clv",
+    "marts/customer_consent",
     "marts/customer_email_consent",
     "marts/customer_emails",
     "marts/customer_engagement",
@@ -64,6 +66,9 @@ ASSETS = [
     "outbox/mailchimp_reactivation",
     "outbox/meta_high_value",
     "outbox/newsletter_tool",
+    "privacy/erasure",
+    "privacy/erasure_verification",
+    "privacy/warehouse_compaction",
     "raw/crm_contacts",
     "raw/email_activity",
     "raw/helpdesk_tickets",
@@ -184,7 +189,31 @@ def test_staging_gates_wired_into_identity_step(defs):
 
 def test_marts_read_identity_through_staging(graph):
     upstream = parents(graph, "staging/stg_identity__record_customers")
-    assert upstream == {"identity/record_customers"}
+    assert upstream == {"identity/record_customers", "privacy/erasure_verification"}
+
+
+def test_erasure_between_raw_and_staging(graph):
+    assert "privacy/erasure" in parents(graph, "staging/stg_crm__contacts")
+    assert parents(graph, "privacy/erasure") == {
+        f"raw/{source}"
+        for source in (
+            "crm_contacts",
+            "email_activity",
+            "helpdesk_tickets",
+            "shop_orders",
+            "social_leads",
+            "web_events",
+        )
+    }
+    assert parents(graph, "privacy/erasure_verification") == {
+        "identity/record_customers"
+    }
+
+
+def test_compaction_after_every_export(graph):
+    upstream = parents(graph, "privacy/warehouse_compaction")
+    assert "outbox/newsletter_tool" in upstream
+    assert "marts/segment_membership_history" in upstream
 
 
 def test_exports_depend_on_their_segments(graph):

@@ -1,0 +1,131 @@
+"""Dagster assets of the erasure steps in the nightly job.
+
+- ``privacy/erasure`` runs after every raw table is loaded and before dbt builds
+  staging (the staging models depend on it, see ``orchestration/dbt_assets.py``).
+- ``privacy/erasure_verification`` runs after identity resolution and before the
+  marts: it fails when a resolved record still carries a suppressed identifier, so
+  no mart or export is built with an erased person.
+- ``privacy/warehouse_compaction`` runs last and rewrites the warehouse file after
+  a night that erased someone.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+
+from activation.assets import destination_assets
+from identity.assets import ASSET_KEY as IDENTITY_KEY
+from ingestion.assets import source_assets
+from orchestration import settings
+from orchestration.dbt_assets import dbt_after_clv
+from orchestration.privacy import erasure, store
+from orchestration.privacy.keys import COMPACTION_KEY, ERASURE_KEY, VERIFICATION_KEY
+from orchestration.resources import DuckDBWarehouse
+
+# Records of the night whose email or phone number is on the suppression list.
+SUPPRESSED_RECORDS = """
+select count(distinct r.record_key)
+from identity.record_customers as r
+join intermediate.int_identifiers as i using (record_key)
+where i.identifier_type in ('email', 'phone')
+    and sha256($salt || ':' || i.identifier_type || ':' || i.identifier_value)
+        in (select identifier_hash from privacy.suppressed_identifiers)
+"""
+
+
+@dg.asset(
+    key=ERASURE_KEY,
+    deps=[key for asset in source_assets for key in asset.keys],
+    group_name="privacy",
+    kinds={"duckdb", "python"},
+    owners=["team:data-platform"],
+    description="Erases the people of pending `cdp forget` requests from raw, "
+    "identity, the derived schemas, activation state, landing files, audience files "
+    "and reports, and suppresses their identifiers for later loads. Audit trail in "
+    "privacy.erasure_log.",
+    pool="duckdb_writer",
+)
+def erase_requested_people(
+    context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse
+) -> dg.MaterializeResult:
+    folders = erasure.DataFolders(
+        landing=settings.landing_dir(),
+        outbox=settings.outbox_dir(),
+        reports=settings.reports_dir(),
+    )
+    with warehouse.connect() as con:
+        results = erasure.process_pending_requests(con, folders)
+    for result in results:
+        context.log.info(
+            f"erasure request {result.request_id}: {result.customers} customer ids, "
+            f"{result.records} records, {sum(result.rows.values())} rows removed "
+            f"from {len(result.rows)} tables and files"
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "requests_processed": len(results),
+            "rows_removed": sum(sum(r.rows.values()) for r in results),
+        }
+    )
+
+
+@dg.asset(
+    key=VERIFICATION_KEY,
+    deps=[IDENTITY_KEY],
+    group_name="privacy",
+    kinds={"duckdb"},
+    owners=["team:data-platform"],
+    description="Fails when a record resolved tonight carries an email or phone "
+    "number of an erased person; the marts and exports depend on it.",
+    pool="duckdb_writer",
+)
+def verify_erasure(warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
+        if not store.suppressed_hash_count(con):
+            return dg.MaterializeResult(metadata={"suppressed_records": 0})
+        found = con.execute(SUPPRESSED_RECORDS, {"salt": store.salt(con)}).fetchone()[0]
+    if found:
+        raise dg.Failure(
+            f"{found} records resolved tonight carry an identifier of an erased "
+            "person; the marts are not built. Run the job again so the erasure step "
+            "removes them, and check orchestration/privacy/identifiers.py covers their source."
+        )
+    return dg.MaterializeResult(metadata={"suppressed_records": 0})
+
+
+def _leaf_keys() -> list[dg.AssetKey]:
+    keys = [key for asset in destination_assets for key in asset.keys]
+    return [*keys, *dbt_after_clv.keys]
+
+
+@dg.asset(
+    key=COMPACTION_KEY,
+    deps=_leaf_keys(),
+    group_name="privacy",
+    kinds={"duckdb"},
+    owners=["team:data-platform"],
+    description="After a night that erased someone: rewrites the warehouse file so "
+    "that no free block of it keeps an erased value, then marks the requests "
+    "completed.",
+    pool="duckdb_writer",
+)
+def compact_warehouse_file(
+    context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse
+) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
+        request_ids = erasure.erased_requests(con)
+    if not request_ids:
+        return dg.MaterializeResult(metadata={"compacted": False})
+    before, after = erasure.compact_warehouse(Path(warehouse.path))
+    with warehouse.connect() as con:
+        erasure.mark_completed(con, request_ids)
+    context.log.info(
+        f"rewrote the warehouse for {len(request_ids)} erasure requests: "
+        f"{before:,} bytes before, {after:,} after"
+    )
+    return dg.MaterializeResult(
+        metadata={"compacted": True, "bytes_before": before, "bytes_after": after}
+    )
+
+
+privacy_assets = [erase_requested_people, verify_erasure, compact_warehouse_file]
