@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
@@ -34,6 +34,7 @@ from rich.table import Table
 
 from benchmarks import environment, records
 from benchmarks.ingestion_speed import bare_read_sql, prepare_landing
+from ingestion.generator import generate
 from ingestion.loader import landing_files
 from ingestion.sources import SOURCES
 
@@ -44,6 +45,11 @@ DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 DEFAULT_SEED = 11
 DEFAULT_EVENTS_PER_CUSTOMER = 20.0
 SAMPLE_SECONDS = 0.5
+# The generator's default extract date, and the day after it for the later night.
+FIRST_NIGHT = date(2026, 11, 30)
+NEXT_NIGHT = date(2026, 12, 1)
+DEFAULT_INCREMENTAL_SHARE = 0.01
+TARGET_INCREMENTAL_SHARE = 0.2
 
 TARGET_RUN_SECONDS = 600
 TARGET_PEAK_GB = 12.0
@@ -211,12 +217,26 @@ STAGE_ROWS = {
 }
 
 
-def run_night(folder: Path, landing: Path, console: Console) -> dict:
-    """Run ``cdp run`` on ``landing`` into a fresh warehouse under ``folder``."""
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+def run_night(
+    folder: Path,
+    landing: Path,
+    console: Console,
+    *,
+    fresh: bool = True,
+    run_date: date | None = None,
+    label: str = "cdp_run",
+) -> dict:
+    """Run ``cdp run`` on ``landing`` into the warehouse under ``folder``.
+
+    With ``fresh``, the folder is emptied first, so the run starts from nothing.
+    """
+    if fresh:
+        shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
     env = run_environment(folder, landing)
-    log_path = folder / "cdp_run.log"
+    if run_date is not None:
+        env["CDP_RUN_DATE"] = run_date.isoformat()
+    log_path = folder / f"{label}.log"
     command = [str(Path(sys.executable).parent / "cdp"), "run"]
     console.log(f"running the nightly job on {landing} (log: {log_path})")
     with log_path.open("w", encoding="utf-8") as log:
@@ -253,6 +273,34 @@ def run_night(folder: Path, landing: Path, console: Console) -> dict:
     }
 
 
+def next_night_landing(
+    landing: Path, customers: int, seed: int, events: float, workdir: Path
+) -> Path:
+    """Return a landing folder with ``landing``'s files plus one later night's files.
+
+    The later night is a generated sample of ``customers`` (another seed, the next
+    day), so its extracts are new files as the source systems would deliver them.
+    The first night's files are linked, not copied.
+    """
+    extra = workdir / "extracts" / f"next_night_{customers}_seed_{seed + 1}"
+    marker = extra / ".complete"
+    if not marker.is_file():
+        shutil.rmtree(extra, ignore_errors=True)
+        generate(
+            customers, seed + 1, extra, as_of=NEXT_NIGHT, events_per_customer=events
+        )
+        marker.write_text("complete\n", encoding="utf-8")
+    combined = workdir / "extracts" / f"combined_{landing.parent.name}_{customers}"
+    shutil.rmtree(combined, ignore_errors=True)
+    for folder in (landing, extra / "landing"):
+        for path in folder.rglob("*"):
+            if path.is_file():
+                target = combined / path.relative_to(folder)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.symlink_to(path.resolve())
+    return combined
+
+
 def read_floor(landing: Path, database: Path) -> dict:
     """Time bare DuckDB materializing every landing file; return seconds and rows."""
     database.unlink(missing_ok=True)
@@ -271,13 +319,34 @@ def read_floor(landing: Path, database: Path) -> dict:
 
 
 def measure_size(
-    customers: int, seed: int, events: float, workdir: Path, console: Console
+    customers: int,
+    seed: int,
+    events: float,
+    workdir: Path,
+    console: Console,
+    incremental_share: float = 0.0,
 ) -> dict:
     console.log(f"generating {customers:,} customers (kept as a cache)")
     landing = prepare_landing(workdir / "extracts", customers, seed, events)
     floor = read_floor(landing, workdir / "floor.duckdb")
     console.log(f"read floor: {floor['seconds']} s for {floor['rows']:,} rows")
-    night = run_night(workdir / f"run_{customers}", landing, console)
+    night = run_night(
+        workdir / f"run_{customers}", landing, console, run_date=FIRST_NIGHT
+    )
+    if incremental_share > 0:
+        extra_customers = max(1, round(customers * incremental_share))
+        combined = next_night_landing(landing, extra_customers, seed, events, workdir)
+        second = run_night(
+            workdir / f"run_{customers}",
+            combined,
+            console,
+            fresh=False,
+            run_date=NEXT_NIGHT,
+            label="cdp_run_next_night",
+        )
+        second["new_customers"] = extra_customers
+        second["share_of_full_run"] = round(second["seconds"] / night["seconds"], 3)
+        night["next_night"] = second
     night["customers"] = customers
     night["floor"] = floor
     night["floor_ratio"] = round(night["seconds"] / floor["seconds"], 2)
@@ -304,6 +373,9 @@ def verdicts(results: list[dict]) -> dict[str, bool | None]:
         "doubling_at_most_2_2x": None
         if half is None
         else big["seconds"] / half["seconds"] <= TARGET_DOUBLING_RATIO,
+        "next_night_at_most_20_percent": None
+        if "next_night" not in big
+        else big["next_night"]["share_of_full_run"] <= TARGET_INCREMENTAL_SHARE,
     }
 
 
@@ -334,6 +406,17 @@ def stage_table_markdown(result: dict) -> str:
         lines.append(
             f"| {name} | {stage['seconds']} | {stage['peak_rss_gb']} | {rate_text} |"
         )
+    second = result.get("next_night")
+    if second is not None:
+        stages = ", ".join(
+            f"{name} {stage['seconds']} s" for name, stage in second["stages"].items()
+        )
+        lines += [
+            "",
+            f"Next night, {second['new_customers']:,} new customers' extracts added: "
+            f"{second['seconds']} s, {second['share_of_full_run']:.0%} of the full "
+            f"run, peak {second['peak_rss_gb']} GB ({stages}).",
+        ]
     return "\n".join(lines)
 
 
@@ -366,7 +449,9 @@ steps' durations); peak memory is the largest resident set of the run's process 
 sampled every {SAMPLE_SECONDS} s while the stage ran. Rows per second divide the rows
 of the schema a stage reads (ingestion, dbt staging: raw; identity: intermediate) or
 writes (dbt marts: marts) by its time. The read floor is bare DuckDB materializing the
-same extracts as VARCHAR tables.
+same extracts as VARCHAR tables. The next night adds the extracts of a further
+generated sample (`--incremental-share` of the customers, another seed, the next day)
+and runs the job again on the same warehouse.
 
 Latest run:
 
@@ -411,6 +496,15 @@ def console_table(record: dict) -> Table:
             str(result["seconds"]),
             str(result["peak_rss_gb"]),
         )
+        second = result.get("next_night")
+        if second is not None:
+            table.add_row(
+                f"{result['customers']:,}",
+                f"[bold]next night[/bold] (+{second['new_customers']:,} customers, "
+                f"{second['share_of_full_run']:.0%} of the full run)",
+                str(second["seconds"]),
+                str(second["peak_rss_gb"]),
+            )
     return table
 
 
@@ -439,6 +533,14 @@ def console_table(record: dict) -> Table:
     help="Folder for generated extracts (kept as a cache) and the run warehouses.",
 )
 @click.option(
+    "--incremental-share",
+    type=click.FloatRange(min=0, max=1),
+    default=DEFAULT_INCREMENTAL_SHARE,
+    show_default=True,
+    help="After each full run, run a second night on the same warehouse with this "
+    "share of new customers' extracts added; 0 skips it.",
+)
+@click.option(
     "--no-record",
     is_flag=True,
     help="Print the figures only; do not touch BENCHMARKS.md or the results file.",
@@ -448,6 +550,7 @@ def main(
     seed: int,
     events_per_customer: float,
     workdir: Path,
+    incremental_share: float,
     no_record: bool,
 ) -> None:
     """Time the whole nightly job per stage at several sizes."""
@@ -455,7 +558,14 @@ def main(
     workdir = workdir.resolve()
     load_before = environment.load_average()
     results = [
-        measure_size(customers, seed, events_per_customer, workdir, console)
+        measure_size(
+            customers,
+            seed,
+            events_per_customer,
+            workdir,
+            console,
+            incremental_share,
+        )
         for customers in sorted(sizes or DEFAULT_SIZES)
     ]
     record = {
@@ -465,7 +575,11 @@ def main(
         "machine": environment.machine(),
         "versions": environment.versions(),
         "load_average": {"before": load_before, "after": environment.load_average()},
-        "parameters": {"seed": seed, "events_per_customer": events_per_customer},
+        "parameters": {
+            "seed": seed,
+            "events_per_customer": events_per_customer,
+            "incremental_share": incremental_share,
+        },
         "results": results,
         "scaling": scaling(results),
         "targets": verdicts(results),
