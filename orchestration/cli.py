@@ -106,6 +106,7 @@ def _run_nightly(warehouse: Path) -> None:
     from dagster import DagsterInstance
 
     from orchestration import summary
+    from orchestration.kpi_report.assets import report_path
 
     check_warehouse_writable(warehouse)
     _reset_raw_if_requested(warehouse)
@@ -132,6 +133,9 @@ def _run_nightly(warehouse: Path) -> None:
             f"{', '.join(failed)}. See the log above, or the run in `cdp dev`."
         )
     summary.render(summary.collect(warehouse), settings.outbox_dir(), console)
+    report = report_path(settings.run_date())
+    if report.exists():
+        console.print(f"KPI report: {report}", soft_wrap=True)
     console.print(f"Nightly job finished in {elapsed:.0f} s (run {result.run_id}).")
 
 
@@ -364,6 +368,70 @@ def dev(host: str, port: int) -> None:
     ]
     console.print(f"Dagster UI on http://{host}:{port} (Ctrl+C stops it)")
     raise SystemExit(subprocess.call(command, env=os.environ.copy()))
+
+
+@main.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. Any address other than loopback requires "
+    "CDP_SERVE_USER and CDP_SERVE_PASSWORD.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8360,
+    show_default=True,
+    help="TCP port to listen on.",
+)
+def serve(host: str, port: int) -> None:
+    """Start Customer 360, the customer search and profile pages for staff.
+
+    The app opens the warehouse read-only for each request and closes it at once,
+    so it can stay up during the nightly run.
+    """
+    import uvicorn
+
+    from orchestration.customer360.app import create_app
+    from orchestration.customer360.auth import (
+        CredentialsError,
+        is_loopback,
+        resolve_credentials,
+    )
+
+    try:
+        credentials = resolve_credentials(host, os.environ)
+    except CredentialsError as error:
+        raise click.UsageError(str(error)) from error
+    if not is_loopback(host):
+        logger.warning(
+            "Customer 360 sends the password unencrypted over HTTP, so put it behind "
+            "a proxy that terminates TLS when it listens on %s",
+            host,
+        )
+
+    app = create_app(settings.warehouse_path(), credentials)
+    console.print(f"Customer 360 on http://{host}:{port} (Ctrl+C stops it)")
+    if credentials.generated:
+        console.print(
+            f"Log in as {credentials.username} with password {credentials.password} "
+            "(generated for this start; set CDP_SERVE_USER and CDP_SERVE_PASSWORD "
+            "for a fixed one).",
+            soft_wrap=True,
+        )
+    console.file.flush()
+    # The app logs its own requests without query strings. uvicorn's access log
+    # would write any search term put into a URL, so it is off.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        proxy_headers=False,
+    )
 
 
 def _add_privacy_commands() -> None:

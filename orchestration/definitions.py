@@ -14,6 +14,7 @@ from orchestration.dbt_assets import (
     dbt_before_identity,
 )
 from orchestration.jobs import nightly_job, nightly_schedule
+from orchestration.kpi_report.assets import build_kpi_report
 from orchestration.privacy.assets import privacy_assets
 from orchestration.quality_checks import (
     dim_customers_expectations,
@@ -22,18 +23,22 @@ from orchestration.quality_checks import (
 from orchestration.resources import build_resources
 from orchestration.sensors import new_extracts_sensor
 
+assets = [
+    *source_assets,
+    dbt_before_identity,
+    identity_resolution,
+    dbt_after_identity,
+    customer_clv,
+    dbt_after_clv,
+    *destination_assets,
+    *privacy_assets,
+]
+asset_checks = [*source_checks, *staging_checks, dim_customers_expectations]
+check_keys = [key for d in [*assets, *asset_checks] for key in d.check_keys]
+
 defs = dg.Definitions(
-    assets=[
-        *source_assets,
-        dbt_before_identity,
-        identity_resolution,
-        dbt_after_identity,
-        customer_clv,
-        dbt_after_clv,
-        *destination_assets,
-        *privacy_assets,
-    ],
-    asset_checks=[*source_checks, *staging_checks, dim_customers_expectations],
+    assets=[*assets, build_kpi_report(check_keys)],
+    asset_checks=asset_checks,
     jobs=[nightly_job],
     schedules=[nightly_schedule],
     sensors=[new_extracts_sensor],

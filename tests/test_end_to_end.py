@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -253,6 +254,17 @@ def test_summary_printed(night):
     assert "records resolved into" in stdout
     assert "Segments" in stdout
     assert "Audience files" in stdout
+
+
+def test_kpi_report_written(night):
+    report = night["root"] / "reports" / "kpi" / RUN_DATE / "index.html"
+    page = report.read_text(encoding="utf-8")
+    assert page.count("<svg") == 4
+    assert "No data:" not in page
+    summary = re.search(r'id="check-summary">(\d+) of (\d+)', page)
+    assert summary is not None
+    assert int(summary[2]) > 100
+    assert int(summary[1]) > 0
 
 
 def test_rejected_source_file_blocks_exports(tmp_path):

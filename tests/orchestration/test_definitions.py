@@ -75,6 +75,7 @@ ASSETS = [
     "raw/shop_orders",
     "raw/social_leads",
     "raw/web_events",
+    "reports/kpi",
     "snapshots/segment_memberships_snapshot",
     "staging/fx_rates_to_eur",
     "staging/product_categories",
@@ -222,6 +223,14 @@ def test_exports_depend_on_their_segments(graph):
     assert "marts/segment_lapsed_buyers" in upstream
     assert "marts/dim_customers" in upstream
     assert "intermediate/int_email_suppressions" in upstream
+
+
+def test_kpi_report_runs_after_marts_and_raw(graph):
+    upstream = parents(graph, "reports/kpi")
+    assert "marts/mgmt_kpis_monthly" in upstream
+    assert "marts/segment_membership_history" in upstream
+    assert "identity/record_customers" in upstream
+    assert "raw/shop_orders" in upstream
 
 
 def test_snapshot_between_memberships_and_history(graph):

@@ -1,0 +1,85 @@
+"""A small warehouse with every mart, for tests of the apps that read the marts.
+
+The raw rows and record customers of ``tests/dbt/test_dbt_project.py`` (Anna,
+Jonas, Lea, Max, Lena and a bounced address) go through the real dbt project,
+without its tests. The identity metrics and the load log, which the identity step
+and the loader write in a nightly run, are added with their own DDL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from identity.health import write_cluster_metrics
+from ingestion.loader import LOAD_LOG_DDL
+from tests.dbt.test_dbt_project import (
+    create_raw_tables,
+    create_record_customers,
+    run_dbt,
+)
+
+RESOLVED_AT = datetime(2026, 12, 1, 3, 10)
+
+# One file per source loaded, plus one rejected file.
+LOAD_LOG_ROWS = [
+    ("crm_contacts", "crm_contacts_2026-11-30.csv", "loaded", 4, 4, 0, None),
+    ("shop_orders", "shop_orders_2026-11-30.csv", "loaded", 6, 5, 1, None),
+    (
+        "shop_orders",
+        "shop_orders_2026-11-29.csv",
+        "rejected",
+        None,
+        None,
+        None,
+        "missing required column order_name",
+    ),
+]
+
+
+def build_small_warehouse(folder: Path) -> Path:
+    warehouse = folder / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        create_raw_tables(con)
+        create_record_customers(con)
+
+    result = run_dbt(
+        ["build", "--exclude", "resource_type:test", "resource_type:unit_test"],
+        warehouse,
+        folder,
+    )
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
+
+    with duckdb.connect(str(warehouse)) as con:
+        add_identity_metrics(con)
+        add_load_log(con)
+    return warehouse
+
+
+def add_identity_metrics(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "create table identity.resolution_metrics (resolved_at timestamp, "
+        "records bigint, customers bigint, pairs_deterministic bigint, "
+        'pairs_splink bigint, "precision" double, recall double, f1 double)'
+    )
+    records, customers = con.execute(
+        "select count(*), count(distinct customer_id) from identity.record_customers"
+    ).fetchone()
+    con.execute(
+        "insert into identity.resolution_metrics values (?, ?, ?, 9, 0, 1.0, 0.9, 0.947)",
+        [RESOLVED_AT, records, customers],
+    )
+    write_cluster_metrics(con, RESOLVED_AT)
+
+
+def add_load_log(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(LOAD_LOG_DDL)
+    for row in LOAD_LOG_ROWS:
+        con.execute(
+            "insert into raw._load_log (source, file, sha256, status, rows_read, "
+            "rows_loaded, rows_rejected, message, loaded_at) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [row[0], row[1], "0" * 64, row[2], *row[3:], RESOLVED_AT],
+        )
