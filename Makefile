@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install run test test-slow dev bench bench-ingest bench-identity bench-accuracy generate lint clean
+.PHONY: install run test test-slow dev bench bench-ingest bench-identity bench-accuracy soak reliability-report generate lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -47,6 +47,16 @@ bench-ingest: install
 
 bench-identity: install
 	$(BIN)/python -m benchmarks.identity_scale
+
+# Consecutive nights on one warehouse with the checks of benchmarks/soak.py; each
+# night is one full cdp run, and the first night runs twice.
+NIGHTS ?= 20
+soak: install
+	$(BIN)/python -m benchmarks.soak --nights $(NIGHTS)
+
+# Runs the fault and bad-input tests group by group and rewrites RELIABILITY.md.
+reliability-report: install
+	$(BIN)/python -m benchmarks.reliability_report
 
 # recordlinkage 0.16, the newest release, requires pandas<3, so the accuracy
 # benchmark runs its recipe in a separate venv instead of the project's.

@@ -22,6 +22,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import io
 import json
 import logging
 import re
@@ -50,6 +51,11 @@ GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
 BLOCK_SIZE = 1 << 20
 # Bytes at the end of a CSV file searched for summary lines (footer_pattern).
 FOOTER_SEARCH_BYTES = 64 * 1024
+# Longest physical line a CSV or JSON lines file may contain. DuckDB 2.0.1 rejects a
+# line over its max_line_size (2,000,000 bytes) only up to about its 32 MiB read
+# buffer: a longer line is dropped without a reject, which would lose the row
+# without a trace. The loader rejects such a file as a whole instead.
+MAX_LINE_BYTES = 16 * 1024 * 1024
 # Up to this many row number shifts are applied as one CASE expression, which is
 # faster than the ASOF join used for files with more rejected records.
 MAX_CASE_SHIFTS = 200
@@ -110,9 +116,41 @@ def _gzip_error(path: Path, error: Exception) -> SourceFileError:
     return SourceFileError(f"{path}: invalid gzip file ({detail})")
 
 
-def _check_gzip(path: Path) -> bytes:
+class _LineLengthScan:
+    """Track the longest physical line in blocks of a file, as they are read."""
+
+    def __init__(self) -> None:
+        self.current = 0
+        self.line = 1
+        self.longest = 0
+        self.longest_line = 0
+
+    def feed(self, block: bytes) -> None:
+        first = block.find(b"\n")
+        if first == -1:
+            self._extend(len(block))
+            return
+        self._extend(first)
+        self.line += block.count(b"\n")
+        self.current = 0
+        self._extend(len(block) - block.rfind(b"\n") - 1)
+
+    def _extend(self, length: int) -> None:
+        self.current += length
+        if self.current > self.longest:
+            self.longest, self.longest_line = self.current, self.line
+
+    def check(self, path: Path) -> None:
+        if self.longest > MAX_LINE_BYTES:
+            raise SourceFileError(
+                f"{path}: line {self.longest_line} is longer than {MAX_LINE_BYTES} "
+                f"bytes ({self.longest} bytes); split the record or fix the export"
+            )
+
+
+def _check_gzip(path: Path, scan: _LineLengthScan | None) -> bytes:
     """Decompress the whole file once, raise if the gzip data is broken and return
-    the last ``FOOTER_SEARCH_BYTES`` decompressed bytes.
+    the last ``FOOTER_SEARCH_BYTES`` decompressed bytes. ``scan`` sees every block.
 
     DuckDB 2.0.1 does not compare the CRC-32 at the end of a gzip stream, so corrupt
     data that still decompresses would load as garbage rows. Python's gzip module
@@ -123,9 +161,28 @@ def _check_gzip(path: Path) -> bytes:
         with gzip.open(path, "rb") as handle:
             while block := handle.read(BLOCK_SIZE):
                 tail = (tail + block)[-FOOTER_SEARCH_BYTES:]
+                if scan is not None:
+                    scan.feed(block)
     except GZIP_ERRORS as error:
         raise _gzip_error(path, error) from error
     return tail
+
+
+def _check_line_lengths(path: Path, compressed: bool, gzip_tail: bytes) -> bytes:
+    """Raise when a CSV or JSON lines file has a line over ``MAX_LINE_BYTES``.
+
+    Reads a plain file once more in blocks. A gzip file is scanned during its CRC
+    check. Returns the gzip tail of ``_check_gzip``, empty for plain files.
+    """
+    scan = _LineLengthScan()
+    if compressed:
+        gzip_tail = _check_gzip(path, scan)
+    else:
+        with path.open("rb") as handle:
+            while block := handle.read(BLOCK_SIZE):
+                scan.feed(block)
+    scan.check(path)
+    return gzip_tail
 
 
 def stage_file(
@@ -140,7 +197,11 @@ def stage_file(
             f"{path}: gzip-compressed parquet is not supported; deliver the plain "
             ".parquet file (parquet compresses its column data itself)"
         )
-    gzip_tail = _check_gzip(path) if compressed else b""
+    line_based = source.file_format in ("csv", "jsonl")
+    if line_based:
+        gzip_tail = _check_line_lengths(path, compressed, b"")
+    else:
+        gzip_tail = _check_gzip(path, None) if compressed else b""
     con.execute(
         f"create or replace temp table {REJECTS_TABLE} "
         "(line_number bigint, raw_line varchar, reason varchar)"
@@ -213,16 +274,36 @@ def _transcode_to_utf8(
 
 
 def _read_csv_header(source: Source, landing: LandingFile) -> list[str]:
+    """Read and decode the header record only.
+
+    Decoding more than the header would reject a whole file for one invalid byte in
+    a data row, which DuckDB's reader rejects as that row alone. A header with a
+    quoted line break continues on the next line.
+    """
+    opener = gzip.open if landing.gzip else open
     try:
-        with _open_text(landing) as handle:
-            header = next(csv.reader(handle, delimiter=source.delimiter), None)
-    except UnicodeDecodeError as error:
-        raise SourceFileError(
-            f"{landing.path}: not valid {source.encoding} text near byte "
-            f"{error.start} ({error.reason}); set the source's encoding"
-        ) from error
+        with opener(landing.data, "rb") as handle:
+            first = handle.readline(MAX_LINE_BYTES)
+            while first.count(b'"') % 2 and (more := handle.readline(MAX_LINE_BYTES)):
+                first += more
     except GZIP_ERRORS as error:
         raise _gzip_error(landing.path, error) from error
+    try:
+        text = first.decode(landing.encoding)
+    except UnicodeDecodeError as error:
+        raise SourceFileError(
+            f"{landing.path}: line 1: not valid {source.encoding} text near byte "
+            f"{error.start} ({error.reason}); set the source's encoding"
+        ) from error
+    try:
+        header = next(
+            csv.reader(io.StringIO(text, newline=""), delimiter=source.delimiter),
+            None,
+        )
+    except csv.Error as error:
+        raise SourceFileError(
+            f"{landing.path}: line 1: unreadable header ({error})"
+        ) from error
     if not header:
         raise SourceFileError(f"{landing.path}: line 1: missing header row")
     return header
