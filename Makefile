@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install run test test-slow dev bench bench-ingest bench-identity bench-accuracy soak reliability-report generate lint clean
+.PHONY: install run test test-slow dev bench bench-ingest bench-identity bench-accuracy soak reliability-report lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)

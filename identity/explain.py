@@ -238,16 +238,32 @@ def _comparison_levels(model_path: Path) -> dict[str, dict[int, str]]:
     return levels
 
 
+def masked_record_key(record_key: str) -> str:
+    """Return the record key with an email address in it masked.
+
+    Email platform records are keyed by their address ('email_activity:<address>'),
+    so printing the key would print the address.
+    """
+    source, separator, source_record_id = record_key.partition(":")
+    if "@" not in source_record_id:
+        return record_key
+    return f"{source}{separator}{mask_value('email', source_record_id)}"
+
+
 def render_explanation(explanation: CustomerExplanation) -> Tree:
     """Build a rich tree of the customer's records and links for the terminal."""
     tree = Tree(f"[bold]{explanation.customer_id}[/bold]")
     records = tree.add(f"{len(explanation.records)} records")
     for record_key, source, source_record_id in explanation.records:
-        records.add(f"{record_key}  ({source} {source_record_id})")
+        shown_id = masked_record_key(f"{source}:{source_record_id}").partition(":")[2]
+        records.add(f"{masked_record_key(record_key)}  ({source} {shown_id})")
 
     links = tree.add(f"{len(explanation.links)} links")
     for link in explanation.links:
-        pair = f"{link.record_key_l} - {link.record_key_r}"
+        pair = (
+            f"{masked_record_key(link.record_key_l)} - "
+            f"{masked_record_key(link.record_key_r)}"
+        )
         if link.link_type.startswith("identifier:"):
             links.add(f"{pair}  {link.link_type} = {link.masked_value}")
             continue

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from identity.explain import explain_customer, main, mask_value
+from identity.explain import explain_customer, main, mask_value, masked_record_key
 from identity.resolve import resolve_identities
 from identity.splink_model import DEFAULT_MODEL_PATH
 
@@ -48,6 +48,13 @@ def test_mask_value_hides_identifiers():
     assert mask_value("phone", "+49 170 1234567") == "***67"
     assert mask_value("name", "Katharina") == "K***"
     assert mask_value("email", None) is None
+
+
+def test_email_record_key_masked():
+    assert masked_record_key("email_activity:jane.doe@example.com") == (
+        "email_activity:j***@example.com"
+    )
+    assert masked_record_key("crm_contacts:17") == "crm_contacts:17"
 
 
 def test_explanation_lists_records_and_links(resolved):
