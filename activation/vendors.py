@@ -124,6 +124,10 @@ def e164_phone(value: str | None, region: str | None = None) -> str | None:
 
 
 def meta_phone(value: str | None, region: str | None = None) -> str | None:
+    text = _text(value)
+    if text is not None and text.isdigit() and not region:
+        # Meta's own form: digits with the country code and no "+".
+        value = f"+{text}"
     phone = e164_phone(value, region)
     if phone is None or is_sha256_hex(phone):
         return phone
