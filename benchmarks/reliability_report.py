@@ -91,6 +91,13 @@ GROUPS = (
         "country normalizers: no exception, idempotent, Unicode forms and case.",
     ),
     Group(
+        "destination normalizer fuzzing",
+        ("tests/activation/test_vendors_fuzz.py",),
+        "Hypothesis-generated text for the Mailchimp, Google Ads and Meta "
+        "normalizers: only InvalidValue refusals, idempotent, hashes never hashed "
+        "twice, UTF-8 cut on character boundaries.",
+    ),
+    Group(
         "identity comparison budget",
         ("tests/identity/test_splink_budget.py",),
         "Blocking rules that would generate more pairs than the budget allows.",
