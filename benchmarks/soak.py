@@ -261,6 +261,8 @@ def withdraw_leads(
     """Deliver the previous night's social lead file again without a few leads;
     return its name and the number of leads withdrawn."""
     path = night_file(landing, SOCIAL_LEADS, previous_date)
+    if not path.is_file():
+        return None
     extract = read_extract(SOCIAL_LEADS, path)
     if len(extract.rows) < 2:
         return None
@@ -304,7 +306,12 @@ class Nights:
                     self.arrived_contacts, extract.header, run_date, self.rng
                 )
                 self.arrived_contacts += new_rows
-            write_extract(source, night_file(self.landing, source, run_date), extract)
+            # A source with nothing new that night delivers no file: an empty
+            # extract stops the night by design (the raw suites expect rows).
+            if extract.rows:
+                write_extract(
+                    source, night_file(self.landing, source, run_date), extract
+                )
         if night >= 3:
             withdraw_leads(self.landing, run_date - timedelta(days=1), self.rng)
 
