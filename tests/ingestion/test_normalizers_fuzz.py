@@ -59,7 +59,13 @@ local_part = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,15}", fullmatch=True)
 domain = st.sampled_from(["example.de", "Example.COM", "mail.example.org", "gmx.at"])
 emails = st.builds(lambda local, host: f"{local}@{host}", local_part, domain)
 phones = st.sampled_from(
-    ["+49 30 1234567", "030 1234567", "0171 2345678", "+43 1 2345678", "+41 44 668 18 00"]
+    [
+        "+49 30 1234567",
+        "030 1234567",
+        "0171 2345678",
+        "+43 1 2345678",
+        "+41 44 668 18 00",
+    ]
 )
 names = st.sampled_from(["anna-lena müller", "José", "O'Brien", "van der Berg", "Zoë"])
 postal_codes = st.sampled_from(["10115", "D-10115", " 1010 ", "8001", "SW1A 1AA"])
