@@ -257,23 +257,28 @@ def render_explanation(explanation: CustomerExplanation) -> Tree:
     for record_key, source, source_record_id in explanation.records:
         shown_id = masked_record_key(f"{source}:{source_record_id}").partition(":")[2]
         records.add(f"{masked_record_key(record_key)}  ({source} {shown_id})")
+    add_links(tree, explanation.links)
+    return tree
 
-    links = tree.add(f"{len(explanation.links)} links")
-    for link in explanation.links:
+
+def add_links(tree: Tree, links: tuple[PairLink, ...]) -> None:
+    """Add a node with each link: the masked identifier value of a rule, or the
+    Splink probability and match weight with a table of the comparisons."""
+    node = tree.add(f"{len(links)} links")
+    for link in links:
         pair = (
             f"{masked_record_key(link.record_key_l)} - "
             f"{masked_record_key(link.record_key_r)}"
         )
         if link.link_type.startswith("identifier:"):
-            links.add(f"{pair}  {link.link_type} = {link.masked_value}")
+            node.add(f"{pair}  {link.link_type} = {link.masked_value}")
             continue
-        node = links.add(
+        pair_node = node.add(
             f"{pair}  {link.link_type}  probability {_number(link.match_probability)}"
             f", match weight {_number(link.match_weight)}"
         )
         if link.comparisons:
-            node.add(_comparison_table(link))
-    return tree
+            pair_node.add(_comparison_table(link))
 
 
 def _comparison_table(link: PairLink) -> Table:

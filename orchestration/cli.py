@@ -284,6 +284,103 @@ def _activate(warehouse: Path, destinations) -> None:
 
 @main.command()
 @click.option(
+    "--destination",
+    required=True,
+    help="Destination name from activation/destinations.yml.",
+)
+@click.option(
+    "--segment",
+    required=True,
+    help="Segment the destination sends, without the segment_ prefix.",
+)
+@click.option("--customer-id", help="Customer id, current or retired by a merge.")
+@click.option("--email", help="An email address on one of the person's records.")
+@click.option(
+    "--key",
+    help="The destination's match key as exported: an email address, or for "
+    "google_ads and meta its SHA-256 hex digest.",
+)
+def trace(
+    destination: str,
+    segment: str,
+    customer_id: str | None,
+    email: str | None,
+    key: str | None,
+) -> None:
+    """Show why one person is in an audience: the rows exported to the destination,
+    the source records and links behind the customer id, and the segment's rule.
+
+    Opens the warehouse read-only and masks every email and phone number.
+    """
+    from activation.destinations import load_destinations
+    from activation.segment_rule import SegmentNotFoundError
+    from activation.trace import TraceLookupError, check_segment
+
+    given = [value for value in (customer_id, email, key) if value]
+    if len(given) != 1:
+        raise click.UsageError("give exactly one of --customer-id, --email and --key")
+    by_name = {d.name: d for d in load_destinations()}
+    if destination not in by_name:
+        raise click.ClickException(
+            f"destination {destination} not found in activation/destinations.yml; "
+            f"known destinations: {', '.join(sorted(by_name))}"
+        )
+    try:
+        check_segment(by_name[destination], segment)
+        _print_trace(by_name[destination], segment, customer_id, email, key)
+    except (TraceLookupError, SegmentNotFoundError) as error:
+        raise click.ClickException(str(error)) from error
+
+
+def _print_trace(destination, segment, customer_id, email, key) -> None:
+    from activation import trace
+    from activation.trace_render import render_trace
+    from identity.explain import mask_value
+    from orchestration.dbt_project import ensure_manifest
+    from orchestration.resources import CONNECT_TIMEOUT_SECONDS, connect_with_retry
+
+    warehouse = settings.warehouse_path()
+    if not warehouse.exists():
+        raise click.ClickException(f"warehouse {warehouse} not found; run cdp run")
+    try:
+        manifest = ensure_manifest()
+    except subprocess.CalledProcessError as error:
+        raise click.ClickException(
+            f"dbt parse failed with exit status {error.returncode}, so the segment's "
+            "description is unknown; run dbt parse in dbt_project/ to see why"
+        ) from error
+    con = connect_with_retry(warehouse, True, CONNECT_TIMEOUT_SECONDS, logger)
+    try:
+        if not trace.has_identity_tables(con):
+            raise click.ClickException(
+                f"warehouse {warehouse} has no identity.record_customers; run cdp run"
+            )
+        if customer_id:
+            current = trace.find_by_customer_id(con, customer_id)
+            looked_up_by = f"customer id {customer_id}"
+        elif email:
+            current = trace.find_by_email(con, email)
+            looked_up_by = f"email {mask_value('email', email)}"
+        else:
+            current = trace.find_by_key(con, destination, key)
+            prepared = trace.prepare_key(destination, key)
+            looked_up_by = f"key {trace.masked_key(destination, prepared)}"
+        result = trace.build_trace(
+            con,
+            destination,
+            segment,
+            current,
+            looked_up_by,
+            manifest,
+            settings.DBT_PROJECT_DIR,
+        )
+    finally:
+        con.close()
+    render_trace(result, console)
+
+
+@main.command()
+@click.option(
     "--customers",
     type=click.IntRange(min=1),
     default=2000,
