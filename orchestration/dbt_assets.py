@@ -11,11 +11,13 @@ segment_memberships_snapshot and segment_membership_history, in that order withi
 one ``dbt build``.
 """
 
+import logging
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration import settings
@@ -75,13 +77,66 @@ class LayerTranslator(DagsterDbtTranslator):
 
 
 translator = LayerTranslator()
+logger = logging.getLogger(__name__)
+
 manifest_path = ensure_manifest()
 
 
 def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator:
     os.environ["CDP_WAREHOUSE"] = str(settings.warehouse_path())
     invocation = dbt.cli(["build"], context=context)
-    yield from invocation.stream()
+    # dbt holds DuckDB's write lock until it exits, so rows can be counted only
+    # afterwards: the events wait until then and get their tables' row counts.
+    events = []
+    try:
+        for event in invocation.stream():
+            events.append(event)
+    finally:
+        manifest = invocation.manifest
+        counts = _row_counts(manifest, events)
+        for event in events:
+            yield _with_row_count(manifest, event, counts)
+
+
+def _relation(manifest: Mapping[str, Any], event: Any) -> str | None:
+    if not isinstance(event, (dg.Output, dg.AssetMaterialization)):
+        return None
+    unique_id = event.metadata.get("unique_id")
+    node = manifest["nodes"].get(getattr(unique_id, "text", None), {})
+    if node.get("config", {}).get("materialized") not in ("table", "incremental"):
+        return None
+    return node.get("relation_name")
+
+
+def _row_counts(manifest: Mapping[str, Any], events: list) -> dict[str, int]:
+    """Count the rows of every table the events materialized, read-only."""
+    relations = {r for r in (_relation(manifest, e) for e in events) if r}
+    if not relations:
+        return {}
+    counts = {}
+    try:
+        with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
+            for relation in sorted(relations):
+                # relation_name is '"warehouse"."marts"."x"'; drop the catalog,
+                # which is the file name and differs between warehouses.
+                table = relation.split(".", 1)[1]
+                counts[relation] = con.execute(
+                    f"select count(*) from {table}"
+                ).fetchone()[0]
+    except duckdb.Error as error:
+        logger.warning("row counts of the dbt models are missing: %s", error)
+    return counts
+
+
+def _with_row_count(
+    manifest: Mapping[str, Any], event: Any, counts: dict[str, int]
+) -> Any:
+    relation = _relation(manifest, event)
+    if relation not in counts:
+        return event
+    return event.with_metadata(
+        {**event.metadata, "dagster/row_count": counts[relation]}
+    )
 
 
 @dbt_assets(

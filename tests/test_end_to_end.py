@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pyarrow.parquet as pq
 import pytest
@@ -299,3 +300,14 @@ def test_empty_extract_blocks_night_keeps_exports(night):
     assert result.returncode == 1
     assert "raw__crm_contacts_great_expectations_suite" in result.stderr
     assert outbox_files(night["root"] / "outbox") == night["files_after_first"]
+
+
+def test_dbt_assets_carry_row_counts(night, con, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", night["env"]["DAGSTER_HOME"])
+    with dg.DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(
+            dg.AssetKey(["marts", "dim_customers"])
+        )
+    metadata = event.asset_materialization.metadata
+    (customers,) = con.execute("select count(*) from marts.dim_customers").fetchone()
+    assert metadata["dagster/row_count"].value == customers
