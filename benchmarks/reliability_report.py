@@ -91,6 +91,13 @@ GROUPS = (
         "country normalizers: no exception, idempotent, Unicode forms and case.",
     ),
     Group(
+        "typed column fuzzing",
+        ("tests/ingestion/test_column_types_fuzz.py",),
+        "Hypothesis-generated text for the decimal, integer and timestamp parsers "
+        "of German and ISO contracts in DuckDB: no error, and values written in the "
+        "source's format parse back to themselves.",
+    ),
+    Group(
         "destination normalizer fuzzing",
         ("tests/activation/test_vendors_fuzz.py",),
         "Hypothesis-generated text for the Mailchimp, Google Ads and Meta "
