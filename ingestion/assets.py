@@ -37,9 +37,28 @@ def _load_metadata(results: list[FileLoadResult], table_rows: int) -> dict:
     }
 
 
+def landing_key(source: Source) -> dg.AssetKey:
+    return dg.AssetKey(["landing", source.name])
+
+
+def landing_spec(source: Source) -> dg.AssetSpec:
+    """The source system's extracts on disk: outside the job, shown for lineage."""
+    return dg.AssetSpec(
+        landing_key(source),
+        group_name="landing",
+        kinds={"file"},
+        owners=["team:data-platform"],
+        description=(
+            f"Extracts the source system delivers to data/landing/"
+            f"{source.landing_folder}/{source.file_pattern}."
+        ),
+    )
+
+
 def build_source_asset(source: Source) -> dg.AssetsDefinition:
     @dg.asset(
         key=dg.AssetKey(["raw", source.table]),
+        deps=[landing_key(source)],
         group_name="raw",
         kinds={"duckdb"},
         owners=["team:data-platform"],
@@ -192,6 +211,7 @@ def build_quality_check(source: Source) -> dg.AssetChecksDefinition:
 
 
 source_assets = [build_source_asset(source) for source in SOURCES]
+landing_specs = [landing_spec(source) for source in SOURCES]
 source_checks = [
     build(source)
     for build in (

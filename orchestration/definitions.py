@@ -6,7 +6,7 @@ import dagster as dg
 
 from activation.assets import destination_assets
 from identity.assets import identity_resolution
-from ingestion.assets import source_assets, source_checks
+from ingestion.assets import landing_specs, source_assets, source_checks
 from orchestration.clv_assets import customer_clv
 from orchestration.dbt_assets import (
     dbt_after_clv,
@@ -24,6 +24,7 @@ from orchestration.resources import build_resources
 from orchestration.sensors import new_extracts_sensor
 
 assets = [
+    *landing_specs,
     *source_assets,
     dbt_before_identity,
     identity_resolution,
@@ -34,7 +35,12 @@ assets = [
     *privacy_assets,
 ]
 asset_checks = [*source_checks, *staging_checks, dim_customers_expectations]
-check_keys = [key for d in [*assets, *asset_checks] for key in d.check_keys]
+check_keys = [
+    key
+    for d in [*assets, *asset_checks]
+    if isinstance(d, (dg.AssetsDefinition, dg.AssetChecksDefinition))
+    for key in d.check_keys
+]
 
 defs = dg.Definitions(
     assets=[*assets, build_kpi_report(check_keys)],

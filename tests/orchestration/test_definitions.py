@@ -20,6 +20,12 @@ ASSETS = [
     "intermediate/int_record_touchpoints",
     "intermediate/int_run_context",
     "intermediate/int_web_profiles",
+    "landing/crm_contacts",
+    "landing/email_activity",
+    "landing/helpdesk_tickets",
+    "landing/shop_orders",
+    "landing/social_leads",
+    "landing/web_events",
     "marts/campaign_performance",
     "marts/consent_ledger",
     "marts/customer_addresses",
@@ -148,6 +154,10 @@ def graph(defs):
 def parents(graph, key: str) -> set[str]:
     node = graph.get(dg.AssetKey.from_user_string(key))
     return {p.to_user_string() for p in node.parent_keys}
+
+
+def test_raw_tables_come_from_landing_files(graph):
+    assert parents(graph, "raw/crm_contacts") >= {"landing/crm_contacts"}
 
 
 def test_asset_list_unchanged(graph):
