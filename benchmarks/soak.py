@@ -430,12 +430,17 @@ def history_rows(con) -> set[tuple]:
 def check_ids(
     con, previous: dict[str, str], history_before: set[tuple], result: NightResult
 ) -> tuple[dict[str, str], set[tuple]]:
+    """Check that every record whose customer id changed has a recorded change.
+
+    Returns this night's record ids and history rows for the next night's check.
+    """
     current = record_ids(con)
     history = history_rows(con)
     new_rows = history - history_before
     explained = {(old, new) for old, new, _, _ in new_rows}
     result.merges = sum(1 for row in new_rows if row[2] == "merge")
     result.splits = sum(1 for row in new_rows if row[2] == "split")
+
     lookup = dict(
         con.execute(
             "select customer_id, current_customer_id from identity.customer_id_lookup"
@@ -447,6 +452,7 @@ def check_ids(
         if key in current and current[key] != old
     ]
     result.ids_changed = len(changed)
+
     unexplained = [
         (key, old, new)
         for key, old, new in changed

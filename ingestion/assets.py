@@ -42,7 +42,10 @@ def landing_key(source: Source) -> dg.AssetKey:
 
 
 def landing_spec(source: Source) -> dg.AssetSpec:
-    """The source system's extracts on disk: outside the job, shown for lineage."""
+    """Return the asset spec of a source's extracts on disk, for lineage only.
+
+    The nightly job does not run it: the source system delivers the files.
+    """
     return dg.AssetSpec(
         landing_key(source),
         group_name="landing",

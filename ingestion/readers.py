@@ -51,10 +51,10 @@ GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
 BLOCK_SIZE = 1 << 20
 # Bytes at the end of a CSV file searched for summary lines (footer_pattern).
 FOOTER_SEARCH_BYTES = 64 * 1024
-# Longest physical line a CSV or JSON lines file may contain. DuckDB 2.0.1 rejects a
-# line over its max_line_size (2,000,000 bytes) only up to about its 32 MiB read
-# buffer: a longer line is dropped without a reject, which would lose the row
-# without a trace. The loader rejects such a file as a whole instead.
+# Maximum length of a physical line in a CSV or JSON lines file. DuckDB 2.0.1 rejects
+# a line over max_line_size (2,000,000 bytes) only up to about 32 MiB, its read
+# buffer. It drops a longer line without a reject, so the loader rejects such a file
+# as a whole instead.
 MAX_LINE_BYTES = 16 * 1024 * 1024
 # Up to this many row number shifts are applied as one CASE expression, which is
 # faster than the ASOF join used for files with more rejected records.

@@ -358,10 +358,10 @@ def _vendor_forms(needles: set[str]) -> set[str]:
 def _rewrite_landing_files(
     con: duckdb.DuckDBPyConnection, landing_dir: Path, result: ErasureResult
 ) -> dict[tuple[str, str], str]:
-    """Remove the collected rows from landing files; return (source, file) -> sha256.
+    """Remove the collected rows from landing files and return (source, file) -> sha256.
 
     NOTE: a landing file the loader rejected as a whole has no rows in raw, so its
-    rows are not found here; fix or delete such a file before erasing.
+    rows are not found here. Fix or delete such a file before erasing.
     """
     rows = con.execute(
         "select source, file, list(distinct row_number) from _erasure_rows "

@@ -18,8 +18,8 @@ def cli_env(monkeypatch, tmp_path, warehouse):
     monkeypatch.setenv("CDP_REPORTS", str(tmp_path / "reports"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
     monkeypatch.setenv("CDP_RUN_DATE", "2026-11-30")
-    # The command prints through a console made at import, which may have read a
-    # narrow width; a wide one keeps each table row on one line.
+    # The command prints through a console created at import, which may have read a
+    # narrow terminal width. A wide console keeps each table row on one line.
     monkeypatch.setattr(cli.console, "width", 200)
 
 
