@@ -508,6 +508,8 @@ def _digest_activation_rows(
     }
     if not _exists(con, "activation", "audience_snapshots"):
         return match_values
+    # TODO: when the erasure night has the same run date as the last sync, that sync
+    # is replaced and its digests are dropped, so no removal is ever sent.
     rows = con.execute(
         "select destination, segment, run_date, customer_id, match_key, payload "
         "from activation.audience_snapshots "
