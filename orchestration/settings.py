@@ -67,6 +67,22 @@ def dagster_home() -> Path:
     return _path_from_env("DAGSTER_HOME", PROJECT_ROOT / ".dagster")
 
 
+ENGINES = ("duckdb", "spark")
+
+
+def engine() -> str:
+    """Warehouse engine (``CDP_ENGINE``): ``duckdb`` (default) or ``spark``."""
+    value = os.environ.get("CDP_ENGINE", "duckdb").strip().lower()
+    if value not in ENGINES:
+        raise ValueError(f"CDP_ENGINE is {value!r}; expected one of {', '.join(ENGINES)}")
+    return value
+
+
+def spark_dir() -> Path:
+    """Folder of the local Spark warehouse and metastore (``CDP_SPARK_DIR``)."""
+    return _path_from_env("CDP_SPARK_DIR", PROJECT_ROOT / "data" / "spark")
+
+
 def export_settings_to_environment() -> None:
     """Publish the resolved paths so dbt and Dagster subprocesses see the same ones."""
     os.environ["CDP_WAREHOUSE"] = str(warehouse_path())
@@ -74,3 +90,5 @@ def export_settings_to_environment() -> None:
     os.environ["CDP_OUTBOX"] = str(outbox_dir())
     os.environ["CDP_REPORTS"] = str(reports_dir())
     os.environ["DAGSTER_HOME"] = str(dagster_home())
+    os.environ["CDP_ENGINE"] = engine()
+    os.environ["CDP_SPARK_DIR"] = str(spark_dir())
