@@ -183,6 +183,36 @@ def score_clusters(
     )
 
 
+# Fields the matcher compares. A record with none of them can be linked only through
+# an identifier it shares with another record.
+EVIDENCE_COLUMNS = (
+    "first_name last_name email phone birth_date street postal_code".split()
+)
+
+
+def linkable_records_sql(person_records: str, identifiers: str) -> str:
+    """Return a query of the record_keys that carry anything to link them by.
+
+    A record is linkable when it has at least one of ``EVIDENCE_COLUMNS`` or shares
+    an identifier value with another record. Any other record (an anonymous web
+    device that never logged in, say) contains nothing to match on, so
+    no method can place it with its person. Scores restricted to linkable records
+    separate what the matcher missed from what the data cannot tell.
+    """
+    evidence = " or ".join(f"{column} is not null" for column in EVIDENCE_COLUMNS)
+    return f"""(
+        select record_key from {person_records} where {evidence}
+        union
+        select record_key from {identifiers}
+        where (identifier_type, identifier_value) in (
+            select identifier_type, identifier_value
+            from {identifiers}
+            group by identifier_type, identifier_value
+            having count(distinct record_key) > 1
+        )
+    )"""
+
+
 def _harmonic_mean(precision: float, recall: float) -> float:
     if precision + recall == 0:
         return 0.0

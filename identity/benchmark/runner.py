@@ -12,8 +12,9 @@ import duckdb
 
 from identity.benchmark import datasets, methods
 from identity.benchmark.methods import MethodUnavailable, ProjectModel
-from identity.evaluation import score_clusters, score_groupings
+from identity.evaluation import linkable_records_sql, score_clusters, score_groupings
 from identity.splink_model import DEFAULT_MODEL_PATH
+from identity.tables import IDENTIFIERS, PERSON_RECORDS
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,11 @@ class MethodResult:
     b_cubed_f1: float | None = None
     exact_cluster_recall: float | None = None
     adjusted_rand_index: float | None = None
+    # Recall over the true pairs whose two records are both linkable (see
+    # evaluation.linkable_records_sql), and the share of all true pairs that are.
+    # The ceiling is the best recall any method can reach on the data set.
+    linkable_recall: float | None = None
+    recall_ceiling: float | None = None
     skipped: bool = False
 
     def as_record(self) -> dict:
@@ -111,12 +117,21 @@ def _run_method(dataset, method, run, con: duckdb.DuckDBPyConnection) -> MethodR
     seconds = time.perf_counter() - started
 
     labelled = f"""(
-        select p.predicted_id, t.person_id as true_id
+        select p.record_key, p.predicted_id, t.person_id as true_id
         from {methods.PREDICTIONS} as p
         inner join {datasets.GROUND_TRUTH} as t using (record_key)
     )"""
     pairwise = score_groupings(con, labelled)
     clusters = score_clusters(con, labelled)
+    linkable = score_groupings(
+        con,
+        f"""(
+            select l.predicted_id, l.true_id
+            from {labelled} as l
+            where l.record_key in {linkable_records_sql(PERSON_RECORDS, IDENTIFIERS)}
+        )""",
+    )
+    ceiling = linkable.true_pairs / pairwise.true_pairs if pairwise.true_pairs else None
     return MethodResult(
         dataset=dataset,
         method=method,
@@ -131,6 +146,8 @@ def _run_method(dataset, method, run, con: duckdb.DuckDBPyConnection) -> MethodR
         b_cubed_f1=clusters.b_cubed_f1 if clusters else None,
         exact_cluster_recall=clusters.exact_cluster_recall if clusters else None,
         adjusted_rand_index=clusters.adjusted_rand_index if clusters else None,
+        linkable_recall=linkable.recall,
+        recall_ceiling=ceiling,
     )
 
 

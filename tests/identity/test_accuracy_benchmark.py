@@ -106,6 +106,17 @@ def test_scores_are_between_zero_and_one(run, method):
     assert result["seconds"] >= 0
 
 
+@pytest.mark.parametrize("method", [EXACT_EMAIL, PROJECT])
+def test_recall_stays_under_the_ceiling_of_linkable_records(run, method):
+    result = results_by_method(run)[method]
+
+    # Hard mode has anonymous web devices with nothing to match on, so the ceiling
+    # is below one, and no method links such a record to its person.
+    assert 0.5 < result["recall_ceiling"] < 1.0
+    assert result["recall"] <= result["recall_ceiling"] + 1e-9
+    assert result["recall"] <= result["linkable_recall"] <= 1.0
+
+
 def test_recordlinkage_scores_are_between_zero_and_one(run):
     if not recordlinkage_available():
         pytest.skip("no interpreter with recordlinkage 0.16 configured")
