@@ -9,18 +9,55 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import warnings
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 # Must be set before great_expectations is imported, or it sends usage statistics.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+# Great Expectations imports pyspark when it is installed (for the Spark engine), and
+# pyspark warns on import that it has not been tested with pandas 3. The suites here
+# validate pandas frames and never touch Spark.
+warnings.filterwarnings(
+    "ignore",
+    message="PySpark does not yet fully support pandas",
+    category=FutureWarning,
+)
 
-import great_expectations as gx
-from great_expectations.data_context.types.base import ProgressBarsConfig
 
-# Great Expectations logs its context setup at INFO on every validation.
+def _block_spark_connect_in_inline_code() -> None:
+    """Make importing Spark Connect fail with ImportError in ``python -c`` code.
+
+    Great Expectations tries to import Spark Connect when pyspark is installed. In a
+    program without a main file (``python -c``, a script on stdin), pyspark takes the
+    import for its own doctests and calls ``sys.exit(0)`` when the Spark Connect
+    packages are missing, which silently ended such programs. Elsewhere the same
+    import raises ImportError, which Great Expectations handles.
+    """
+    main = sys.modules.get("__main__")
+    inline = (
+        main is not None
+        and getattr(main, "__spec__", None) is None
+        and not hasattr(main, "__file__")
+        and not hasattr(sys, "ps1")
+    )
+    if inline:
+        sys.modules.setdefault("pyspark.sql.connect", None)
+
+
+_block_spark_connect_in_inline_code()
+
+import great_expectations as gx  # noqa: E402 (after the guard above)
+from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
+
+# Great Expectations logs its context setup at INFO on every validation. One module
+# sets its own logger to INFO, so the parent's level does not reach it.
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
+logging.getLogger("great_expectations.data_context.types.base").setLevel(
+    logging.WARNING
+)
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"

@@ -29,8 +29,12 @@ def _configure_logging(verbose: bool) -> None:
         format="%(message)s",
         handlers=[RichHandler(console=console, show_path=False)],
     )
-    for noisy in ("splink", "great_expectations", "httpx", "alembic"):
+    # arviz (imported by the lifetime-value model) logs which optional parts are missing.
+    for noisy in ("splink", "great_expectations", "httpx", "alembic", "arviz"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # dbt colours its log lines; in a file or a pipe the escape codes are clutter.
+    if not console.is_terminal:
+        os.environ.setdefault("DBT_USE_COLORS", "false")
     # Dagster's console logger prints run events itself; without this, every event
     # would be printed a second time through the root handler.
     logging.getLogger("dagster").propagate = False

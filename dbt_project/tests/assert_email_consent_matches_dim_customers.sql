@@ -1,6 +1,8 @@
 -- The email consent of marts.customer_consent agrees with
 -- dim_customers.has_email_consent, which the audience exports read. Returns the
--- customers whose two values differ.
+-- customers whose two values differ. Dagster shows it as a check of customer_consent.
+{{ config(meta={'dagster': {'ref': {'name': 'customer_consent'}}}) }}
+
 select
     dim_customers.customer_id,
     dim_customers.has_email_consent,

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -156,3 +161,20 @@ def test_many_events_without_time_fail_critically():
     failed = failed_checks(frame, "stg_web__events")
 
     assert ("expect_column_values_to_not_be_null", "occurred_at", "critical") in failed
+
+
+def test_inline_program_survives_import():
+    # With pyspark installed, importing Great Expectations from `python -c` code
+    # used to end the program with exit code 0 before its first statement ran.
+    project_root = Path(__file__).resolve().parents[2]
+    completed = subprocess.run(
+        [sys.executable, "-c", "import ingestion.quality; print('still running')"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=project_root,
+        env=os.environ | {"PYTHONPATH": str(project_root)},
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "still running"
