@@ -7,6 +7,12 @@ A customer id that identity resolution merged into another one is no longer in
 or a change. A removal whose destination key (an email address, say) is still held
 by someone in today's audience is not sent, because sending it would remove that
 person too.
+
+A sync of a run date that was synced before (a rerun of the night) compares with
+the same base, so it writes the same files. It also removes the people that the
+earlier attempt sent and who are gone now, because the destination may already
+have imported that attempt: for example a person erased on request between the
+two attempts.
 """
 
 from __future__ import annotations
@@ -61,6 +67,8 @@ class SyncPlan:
     rows: list[AudienceRow]
     invalid: list[InvalidRow]
     changes: list[Change]
+    # {customer_id: (match_key, record_hash, payload)} the destination may hold:
+    # the base snapshot, overridden by an earlier attempt of this run date.
     base: dict = field(repr=False, default_factory=dict)
 
     def count(self, action: str) -> int:
@@ -107,7 +115,9 @@ class SyncPlan:
         return {row.key for row in self.rows}
 
 
-def _diff(rows: list[AudienceRow], invalid: list[InvalidRow], base: dict):
+def _diff(rows: list[AudienceRow], invalid: list[InvalidRow], base: dict, sent: dict):
+    """Compare today's rows with ``base`` and return the changes and the ids of
+    ``sent`` (everyone the destination may hold) who are no longer present."""
     changes = []
     for row in rows:
         previous = base.get(row.customer_id)
@@ -130,7 +140,7 @@ def _diff(rows: list[AudienceRow], invalid: list[InvalidRow], base: dict):
             )
         )
     present = {row.customer_id for row in rows} | {r.customer_id for r in invalid}
-    removed = sorted(cid for cid in base if cid not in present)
+    removed = sorted(cid for cid in sent if cid not in present)
     return changes, removed
 
 
@@ -152,13 +162,21 @@ def build_plan(
     rows, invalid = read_audience(con, destination, segment)
     base_date = sync_log.base_run_date(con, destination.name, segment, run_date)
     base = sync_log.read_snapshot(con, destination.name, segment, base_date)
+    # What an earlier attempt of this run date sent overrides the base: those are
+    # the newest values the destination may hold.
+    earlier_attempt = {}
+    if latest == run_date:
+        earlier_attempt = sync_log.read_snapshot(
+            con, destination.name, segment, run_date
+        )
+    sent = base | earlier_attempt
 
-    changes, removed = _diff(rows, invalid, base)
+    changes, removed = _diff(rows, invalid, base, sent)
     reasons = sync_log.removal_reasons(
         con, removed, CONSENT_FILTERS[destination.consent]
     )
     for customer_id in removed:
-        key, record_hash, payload = base[customer_id]
+        key, record_hash, payload = sent[customer_id]
         changes.append(
             Change(
                 customer_id,
@@ -171,5 +189,5 @@ def build_plan(
         )
     changes.sort(key=lambda c: (c.customer_id, ACTION_ORDER[c.action]))
     return SyncPlan(
-        destination, segment, run_date, base_date, rows, invalid, changes, base
+        destination, segment, run_date, base_date, rows, invalid, changes, sent
     )

@@ -355,7 +355,8 @@ def check_rows(con, landing: Path, result: NightResult) -> None:
         for path in sorted((landing / source.landing_folder).iterdir()):
             sha = hashlib.sha256(path.read_bytes()).hexdigest()
             logged = con.execute(
-                "select status, rows_read, rows_loaded, rows_rejected "
+                "select status, rows_read, rows_loaded, rows_rejected, "
+                "coalesce(rows_erased, 0) + coalesce(rows_purged, 0) "
                 "from raw._load_log where file = ? and sha256 = ? "
                 "and status in ('loaded', 'rejected')",
                 [path.name, sha],
@@ -363,16 +364,22 @@ def check_rows(con, landing: Path, result: NightResult) -> None:
             if len(logged) != 1:
                 result.problems.append(f"{path.name}: {len(logged)} load log entries")
                 continue
-            status, read, loaded, rejected = logged[0]
+            status, read, loaded, rejected, removed = logged[0]
             result.files += 1
             result.rows_read += read or 0
             result.rows_loaded += loaded or 0
             result.rows_rejected += rejected or 0
-            expected = count_rows(source, path)
-            if status != "loaded" or read != expected or read != loaded + rejected:
+            # Erasure and retention take their rows out of the landing file too.
+            expected = count_rows(source, path) + removed
+            if (
+                status != "loaded"
+                or read != expected
+                or read != (loaded + rejected + removed)
+            ):
                 result.problems.append(
-                    f"{path.name}: {status}, {expected} rows in the file, read "
-                    f"{read}, loaded {loaded}, rejected {rejected}"
+                    f"{path.name}: {status}, {expected - removed} rows in the file, "
+                    f"read {read}, loaded {loaded}, rejected {rejected}, erased or "
+                    f"purged {removed}"
                 )
         check_raw_matches_log(con, source, result)
 

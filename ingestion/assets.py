@@ -100,8 +100,8 @@ def build_accounting_check(source: Source) -> dg.AssetChecksDefinition:
         asset=dg.AssetKey(["raw", source.table]),
         name="rows_accounted_for",
         description="For every loaded file, rows read = rows loaded + rows rejected "
-        "+ rows erased (people erased on request), and the raw tables hold exactly "
-        "the loaded rows.",
+        "+ rows erased (people erased on request) + rows purged (older than the "
+        "source's retention period), and the raw tables hold exactly the loaded rows.",
     )
     def _check(warehouse: DuckDBWarehouse) -> dg.AssetCheckResult:
         with warehouse.connect(read_only=True) as con:
@@ -115,7 +115,7 @@ def build_accounting_check(source: Source) -> dg.AssetChecksDefinition:
             unbalanced = con.execute(
                 "select count(*) from raw._load_log where source = ? "
                 "and status = 'loaded' and rows_read <> rows_loaded + rows_rejected "
-                "+ coalesce(rows_erased, 0)",
+                "+ coalesce(rows_erased, 0) + coalesce(rows_purged, 0)",
                 [source.name],
             ).fetchone()[0]
         return dg.AssetCheckResult(

@@ -1,14 +1,17 @@
 """Load landing files into ``raw.<source>`` tables, one transaction per file.
 
 Every file ends in the load log ``raw._load_log`` with rows read, loaded and rejected,
-and ``rows_read = rows_loaded + rows_rejected + rows_erased`` holds for each loaded
-file. Rows that fail parsing or the contract go to ``raw.<source>__rejects`` with the file, line and
-reason. Rows that carry an email address or phone number on the suppression list of
-erased people (``privacy.suppressed_identifiers``) are dropped and counted as
-``rows_erased``, so ``rows_read = rows_loaded + rows_rejected + rows_erased``. A file
-whose content hash is already in the load log is skipped, so loading
-the same night twice adds nothing. ``reset_raw`` drops all of it, so the next load
-rebuilds ``raw`` from every landing file.
+and ``rows_read = rows_loaded + rows_rejected + rows_erased + rows_purged`` holds for
+each loaded file. Rows that fail parsing or the contract go to
+``raw.<source>__rejects`` with the file, line and reason. Rows that carry an email
+address or phone number on the suppression list of erased people
+(``privacy.suppressed_identifiers``) are dropped and counted as ``rows_erased``; the
+erasure step moves rows it deletes later to that count as well. Rows that the
+retention step (``orchestration/privacy/retention.py``) deletes for their age move
+from ``rows_loaded`` to ``rows_purged``. A file whose content hash is already in
+the load log is skipped, so loading the same night twice adds nothing.
+``reset_raw`` drops all of it, so the next load rebuilds ``raw`` from every
+landing file.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ create table if not exists raw._load_log (
     rows_rejected bigint,
     message varchar,
     loaded_at timestamp not null,
-    rows_erased bigint default 0
+    rows_erased bigint default 0,
+    rows_purged bigint default 0
 )
 """
 
@@ -109,11 +113,12 @@ def unmatched_files(source: Source, landing_dir: Path) -> list[Path]:
 def ensure_tables(con: duckdb.DuckDBPyConnection, source: Source) -> None:
     con.execute("create schema if not exists raw")
     con.execute(LOAD_LOG_DDL)
-    # Load logs made before erasure existed lack the column.
-    con.execute(
-        "alter table raw._load_log add column if not exists rows_erased bigint "
-        "default 0"
-    )
+    # Load logs made before erasure and retention existed lack these columns.
+    for column in ("rows_erased", "rows_purged"):
+        con.execute(
+            f"alter table raw._load_log add column if not exists {column} bigint "
+            "default 0"
+        )
     columns = ", ".join(f'"{c}" {sql_type(source, c)}' for c in source.raw_columns)
     con.execute(
         f"create table if not exists raw.{source.table} ({columns}, "

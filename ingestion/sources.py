@@ -28,6 +28,28 @@ COLUMN_TYPES: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How long the nightly job keeps a source's rows, counted back from the run date.
+
+    Older rows leave ``raw`` and their landing file, and a landing file left
+    without rows is deleted (``orchestration/privacy/retention.py``).
+    """
+
+    days: int
+    # Raw columns with the row's event time, in order of preference: the first
+    # that reads as a timestamp counts. A row where none does is kept.
+    event_time: tuple[str, ...]
+    # Raw column -> values a row needs in that column to be purged, compared as
+    # the staging models read labels: trimmed, lower case, with spaces and hyphens
+    # as underscores. Rows with other values are kept whatever their age, for
+    # example unsubscribes, which prove a withdrawal of consent. Empty: every row.
+    only_when: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def columns(self) -> list[str]:
+        return [*self.event_time, *self.only_when]
+
+
+@dataclass(frozen=True)
 class Source:
     """A source system's nightly extract and the raw table it loads into."""
 
@@ -58,6 +80,8 @@ class Source:
     # to a CSV export ("Total rows: 1234"). Matching lines in the last 64 KiB of a
     # CSV file are recorded as rejects with the reason "summary line".
     footer_pattern: str | None = None
+    # None keeps the source's rows for as long as the warehouse exists.
+    retention: Retention | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -73,10 +97,26 @@ class Source:
                 f"source {self.name}: unknown type for column(s) {', '.join(bad)}; "
                 f"known types: {', '.join(COLUMN_TYPES)}"
             )
+        if self.retention is not None:
+            self._check_retention(self.retention)
         if self.decimal_separator == self.thousands_separator:
             raise ValueError(
                 f"source {self.name}: decimal and thousands separator are both "
                 f"{self.decimal_separator!r}"
+            )
+
+    def _check_retention(self, retention: Retention) -> None:
+        outside = sorted(set(retention.columns()) - set(self.columns.values()))
+        if outside:
+            raise ValueError(
+                f"source {self.name}: retention names columns outside the "
+                "contract: " + ", ".join(outside)
+            )
+        if retention.days < 1 or not retention.event_time:
+            raise ValueError(
+                f"source {self.name}: retention needs days >= 1 and at least one "
+                f"event_time column, got {retention.days} days and "
+                f"{len(retention.event_time)} columns"
             )
 
     def column_type(self, raw_column: str) -> ColumnType:
@@ -105,6 +145,13 @@ class Source:
             return file_name.endswith(".gz")
         return self.compression == "gzip"
 
+
+# Web tracking and email engagement are kept 25 months (760 days), the limit the
+# French data protection authority CNIL recommends for audience-measurement data
+# (deliberation of 4 July 2025). Orders, CRM contacts and lead forms have no
+# retention here: they are the customer relationship and its consent records, and
+# people leave them through `cdp forget`.
+TRACKING_RETENTION_DAYS = 760
 
 CRM_CONTACTS = Source(
     name="crm_contacts",
@@ -201,6 +248,10 @@ WEB_EVENTS = Source(
     },
     required=("message_id", "type"),
     key=("message_id",),
+    retention=Retention(
+        days=TRACKING_RETENTION_DAYS,
+        event_time=("received_at", "timestamp", "original_timestamp", "sent_at"),
+    ),
 )
 
 EMAIL_ACTIVITY = Source(
@@ -221,6 +272,28 @@ EMAIL_ACTIVITY = Source(
     # the suppression list.
     required=("email", "action"),
     key=("campaign_id", "email", "action", "timestamp"),
+    # Only sends, opens, clicks and soft bounces expire. Hard bounces, unsubscribes
+    # and complaints keep an address on the suppression list for good, and
+    # labels the project does not know are kept too.
+    retention=Retention(
+        days=TRACKING_RETENTION_DAYS,
+        event_time=("timestamp",),
+        only_when={
+            "action": (
+                "send",
+                "sent",
+                "delivered",
+                "delivery",
+                "open",
+                "opened",
+                "click",
+                "clicked",
+                "soft_bounce",
+                "soft_bounced",
+                "softbounce",
+            )
+        },
+    ),
 )
 
 HELPDESK_TICKETS = Source(
@@ -247,6 +320,9 @@ HELPDESK_TICKETS = Source(
     },
     required=("ticket_id",),
     key=("ticket_id",),
+    # Three years after the ticket's last update, the regular limitation period of
+    # claims under German civil law (section 195 BGB).
+    retention=Retention(days=1095, event_time=("updated_at", "created_at")),
 )
 
 SOCIAL_LEADS = Source(

@@ -140,6 +140,9 @@ def _run_nightly(warehouse: Path) -> None:
     report = report_path(settings.run_date())
     if report.exists():
         console.print(f"KPI report: {report}", soft_wrap=True)
+    analyst_copy = settings.analyst_copy_path()
+    if analyst_copy.exists():
+        console.print(f"Analyst copy: {analyst_copy}", soft_wrap=True)
     console.print(f"Nightly job finished in {elapsed:.0f} s (run {result.run_id}).")
 
 

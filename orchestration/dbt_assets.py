@@ -4,8 +4,8 @@ The identity step (Python, Splink) reads intermediate models and writes
 ``identity.record_customers``, which the marts read. The lifetime value step reads
 ``marts.fct_orders`` and writes ``marts.customer_clv``, which the traits and segments
 read. One dbt invocation cannot stop in the middle for a Python step, so the project
-runs as three dbt asset definitions. Staging and intermediate run before identity and
-the marts after it. The lifetime value staging model and everything that reads it run
+runs as three dbt asset definitions. Staging and intermediate run before identity,
+the marts and the analytics views after it. The lifetime value staging model and everything that reads it run
 after the lifetime value step: traits, segments, segment_memberships, the snapshot
 segment_memberships_snapshot and segment_membership_history, in that order within
 one ``dbt build``.
@@ -22,10 +22,10 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from orchestration import settings
 from orchestration.dbt_project import dbt_project, ensure_manifest
-from orchestration.privacy.keys import ERASURE_KEY, VERIFICATION_KEY
+from orchestration.privacy.keys import ERASURE_KEY, RETENTION_KEY, VERIFICATION_KEY
 
 BEFORE_IDENTITY = "path:models/staging path:models/intermediate resource_type:seed"
-AFTER_IDENTITY = "path:models/staging/identity path:models/marts"
+AFTER_IDENTITY = "path:models/staging/identity path:models/marts path:models/analytics"
 AFTER_CLV = "path:models/staging/clv+"
 
 
@@ -43,9 +43,21 @@ class LayerTranslator(DagsterDbtTranslator):
         fqn = dbt_resource_props.get("fqn", [])
         if len(fqn) > 2 and fqn[1] == "marts" and fqn[2] in SEGMENT_FOLDERS:
             return "segments"
-        if len(fqn) > 2 and fqn[1] in ("staging", "intermediate", "marts"):
+        if len(fqn) > 2 and fqn[1] in ("staging", "intermediate", "marts", "analytics"):
             return fqn[1]
         return super().get_group_name(dbt_resource_props)
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        """Name analytics models by their table (alias): analytics/customers.
+
+        Their dbt names carry an analytics_ prefix only because dbt needs model
+        names unique across the project, and marts.customers would clash.
+        """
+        fqn = dbt_resource_props.get("fqn", [])
+        alias = dbt_resource_props.get("alias")
+        if dbt_resource_props["resource_type"] == "model" and fqn[1:2] == ["analytics"]:
+            return dg.AssetKey(["analytics", alias or dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
 
     def get_asset_spec(
         self,
@@ -53,10 +65,11 @@ class LayerTranslator(DagsterDbtTranslator):
         unique_id: str,
         project: DbtProject | None,
     ) -> dg.AssetSpec:
-        """Add the erasure steps before the models that read raw and identity.
+        """Add the privacy steps before the models that read raw and identity.
 
-        Staging models of sources wait for ``privacy/erasure``, so no model is built
-        from raw rows of a person erased tonight. The staging models of the identity
+        Staging models of sources wait for ``privacy/erasure`` and
+        ``privacy/retention``, so no model is built from raw rows of a person erased
+        tonight or from rows past their retention period. The staging models of the identity
         tables wait for ``privacy/erasure_verification``, and every mart reads them.
         """
         spec = super().get_asset_spec(manifest, unique_id, project)
@@ -66,8 +79,9 @@ class LayerTranslator(DagsterDbtTranslator):
             return spec
         if fqn[2] == "identity":
             return spec.merge_attributes(deps=[VERIFICATION_KEY])
-        if fqn[2] != "clv":
-            return spec.merge_attributes(deps=[ERASURE_KEY])
+        # The privacy source maps to privacy/erasure already (_privacy__sources.yml).
+        if fqn[2] not in ("clv", "privacy"):
+            return spec.merge_attributes(deps=[ERASURE_KEY, RETENTION_KEY])
         return spec
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:

@@ -7,6 +7,7 @@ import dagster as dg
 from activation.assets import destination_assets
 from identity.assets import identity_resolution
 from ingestion.assets import landing_specs, source_assets, source_checks
+from orchestration.analyst_copy import analyst_copy
 from orchestration.clv_assets import customer_clv
 from orchestration.dbt_assets import (
     dbt_after_clv,
@@ -31,6 +32,7 @@ assets = [
     dbt_after_identity,
     customer_clv,
     dbt_after_clv,
+    analyst_copy,
     *destination_assets,
     *privacy_assets,
 ]

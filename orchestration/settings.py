@@ -33,6 +33,14 @@ def warehouse_path() -> Path:
     return _path_from_env("CDP_WAREHOUSE", PROJECT_ROOT / "data" / "warehouse.duckdb")
 
 
+def analyst_copy_path() -> Path:
+    """DuckDB file with only the analytics schema, for analysts
+    (``CDP_ANALYST_COPY``); ``analytics.duckdb`` beside the warehouse by default."""
+    return _path_from_env(
+        "CDP_ANALYST_COPY", warehouse_path().parent / "analytics.duckdb"
+    )
+
+
 def landing_dir() -> Path:
     """Folder with one subfolder of extracts per source (``CDP_LANDING_DIR``)."""
     return _path_from_env("CDP_LANDING_DIR", PROJECT_ROOT / "data" / "landing")
@@ -86,6 +94,7 @@ def spark_dir() -> Path:
 def export_settings_to_environment() -> None:
     """Publish the resolved paths so dbt and Dagster subprocesses see the same ones."""
     os.environ["CDP_WAREHOUSE"] = str(warehouse_path())
+    os.environ["CDP_ANALYST_COPY"] = str(analyst_copy_path())
     os.environ["CDP_LANDING_DIR"] = str(landing_dir())
     os.environ["CDP_OUTBOX"] = str(outbox_dir())
     os.environ["CDP_REPORTS"] = str(reports_dir())

@@ -2,8 +2,9 @@
 
 The raw rows and record customers of ``tests/dbt/test_dbt_project.py`` (Anna,
 Jonas, Lea, Max, Lena and a bounced address) go through the real dbt project,
-without its tests. The identity metrics and the load log, which the identity step
-and the loader write in a nightly run, are added with their own DDL.
+without its tests, with a pseudonym key for the analytics views. The identity
+metrics and the load log, which the identity step and the loader write in a
+nightly run, are added with their own DDL.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import duckdb
 
 from identity.health import write_cluster_metrics
 from ingestion.loader import LOAD_LOG_DDL
+from orchestration.privacy import store
 from tests.dbt.test_dbt_project import (
     create_raw_tables,
     create_record_customers,
@@ -44,6 +46,7 @@ def build_small_warehouse(folder: Path) -> Path:
     with duckdb.connect(str(warehouse)) as con:
         create_raw_tables(con)
         create_record_customers(con)
+        store.pseudonym_key(con)
 
     result = run_dbt(
         ["build", "--exclude", "resource_type:test", "resource_type:unit_test"],

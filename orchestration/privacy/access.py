@@ -14,6 +14,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.privacy import store
+
 # Section of the document -> (table, column holding the customer id).
 CUSTOMER_SECTIONS = {
     "customers": ("marts.dim_customers", "customer_id"),
@@ -105,7 +107,25 @@ def collect_subject(con: duckdb.DuckDBPyConnection, kind: str, normalized: str) 
     document["consent_signals"] = _rows(
         con, "intermediate.int_email_consent_signals", "record_key", record_keys
     )
+    document["analytics_pseudonyms"] = _pseudonyms(con, customer_ids)
     return document
+
+
+def _pseudonyms(con: duckdb.DuckDBPyConnection, customer_ids: list[str]) -> dict:
+    """Map each customer id to its pseudonym in the analytics schema and the
+    analyst copy. Empty while the warehouse has no pseudonym key."""
+    if not customer_ids or not _exists(con, "privacy.settings"):
+        return {}
+    row = con.execute(
+        "select value from privacy.settings where name = ?",
+        [store.PSEUDONYM_KEY_SETTING],
+    ).fetchone()
+    if row is None:
+        return {}
+    return {
+        customer_id: store.pseudonym(row[0], customer_id)
+        for customer_id in customer_ids
+    }
 
 
 def write_private(path: Path, text: str) -> None:

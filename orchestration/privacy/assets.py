@@ -1,7 +1,10 @@
-"""Dagster assets of the erasure steps in the nightly job.
+"""Dagster assets of the privacy steps in the nightly job.
 
+- ``privacy/retention`` runs after every raw table is loaded and before dbt builds
+  staging: it purges rows older than their source's retention period.
 - ``privacy/erasure`` runs after every raw table is loaded and before dbt builds
   staging (the staging models depend on it, see ``orchestration/dbt_assets.py``).
+  It also makes sure the pseudonym key exists before the analytics views need it.
 - ``privacy/erasure_verification`` runs after identity resolution and before the
   marts: it fails when a resolved record still carries a suppressed identifier, so
   no mart or export is built with an erased person.
@@ -17,9 +20,15 @@ from activation.assets import destination_assets
 from identity.assets import ASSET_KEY as IDENTITY_KEY
 from ingestion.assets import source_assets
 from orchestration import settings
+from orchestration.analyst_copy import ASSET_KEY as ANALYST_COPY_KEY
 from orchestration.dbt_assets import dbt_after_clv
-from orchestration.privacy import erasure, store
-from orchestration.privacy.keys import COMPACTION_KEY, ERASURE_KEY, VERIFICATION_KEY
+from orchestration.privacy import erasure, retention, store
+from orchestration.privacy.keys import (
+    COMPACTION_KEY,
+    ERASURE_KEY,
+    RETENTION_KEY,
+    VERIFICATION_KEY,
+)
 from orchestration.resources import DuckDBWarehouse
 
 # Records of the night whose email or phone number is on the suppression list.
@@ -40,9 +49,10 @@ where i.identifier_type in ('email', 'phone')
     kinds={"duckdb", "python"},
     owners=["team:data-platform"],
     description="Erases the people of pending `cdp forget` requests from raw, "
-    "identity, the derived schemas, activation state, landing files, audience files "
-    "and reports, and suppresses their identifiers for later loads. Audit trail in "
-    "privacy.erasure_log.",
+    "identity, the derived schemas, activation state, landing files, audience files, "
+    "reports and the analyst copy, and suppresses their identifiers for later loads. "
+    "Audit trail in privacy.erasure_log. Creates the privacy tables and the "
+    "pseudonym key of the analytics views on the first night.",
     pool="duckdb_writer",
 )
 def erase_requested_people(
@@ -52,8 +62,11 @@ def erase_requested_people(
         landing=settings.landing_dir(),
         outbox=settings.outbox_dir(),
         reports=settings.reports_dir(),
+        analyst_copy=settings.analyst_copy_path(),
     )
     with warehouse.connect() as con:
+        # The analytics views read the key, and they run after this step.
+        store.pseudonym_key(con)
         results = erasure.process_pending_requests(con, folders)
     for result in results:
         context.log.info(
@@ -65,6 +78,42 @@ def erase_requested_people(
         metadata={
             "requests_processed": len(results),
             "rows_removed": sum(sum(r.rows.values()) for r in results),
+        }
+    )
+
+
+@dg.asset(
+    key=RETENTION_KEY,
+    deps=[key for asset in source_assets for key in asset.keys],
+    group_name="privacy",
+    kinds={"duckdb", "python"},
+    owners=["team:data-platform"],
+    description="Purges raw rows older than their source's retention period "
+    "(`retention` in ingestion/sources.py) from raw and from the landing files, and "
+    "deletes landing files left without rows. Counts in raw._load_log.rows_purged "
+    "and privacy.retention_log.",
+    pool="duckdb_writer",
+)
+def purge_expired_rows(
+    context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse
+) -> dg.MaterializeResult:
+    run_date = settings.run_date()
+    with warehouse.connect() as con:
+        results = retention.purge_expired_rows(con, settings.landing_dir(), run_date)
+    for result in results:
+        context.log.info(
+            f"{result.source}: cutoff {result.cutoff}, purged {result.rows} rows and "
+            f"{result.rejects} rejects, deleted {result.files_deleted} landing files"
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "run_date": run_date.isoformat(),
+            "rows_purged": sum(r.rows + r.rejects for r in results),
+            "landing_files_deleted": sum(r.files_deleted for r in results),
+            "rows_without_event_time": sum(r.rows_without_event_time for r in results),
+            "cutoffs": dg.MetadataValue.md(
+                "\n".join(f"- {r.source}: {r.cutoff}" for r in results) or "none"
+            ),
         }
     )
 
@@ -95,7 +144,7 @@ def verify_erasure(warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
 
 def _leaf_keys() -> list[dg.AssetKey]:
     keys = [key for asset in destination_assets for key in asset.keys]
-    return [*keys, *dbt_after_clv.keys]
+    return [*keys, *dbt_after_clv.keys, ANALYST_COPY_KEY]
 
 
 @dg.asset(
@@ -128,4 +177,9 @@ def compact_warehouse_file(
     )
 
 
-privacy_assets = [erase_requested_people, verify_erasure, compact_warehouse_file]
+privacy_assets = [
+    purge_expired_rows,
+    erase_requested_people,
+    verify_erasure,
+    compact_warehouse_file,
+]

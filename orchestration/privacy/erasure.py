@@ -14,12 +14,13 @@ staging, so every model of the night is built without the person. For each reque
 3. Landing files lose those rows on disk; the load log gets the files' new sha256,
    so the loader does not take them for new extracts.
 4. The rows go from ``raw``, ``identity``, ``intermediate``, ``marts`` and
-   ``snapshots``. The id tables keep the person's customer ids (history rows hold
+   ``snapshots``. The ``analytics`` schema holds only views of the marts. The id tables keep the person's customer ids (history rows hold
    only ids). Activation snapshots keep the rows with every value replaced by its
    SHA-256, so the next diff still removes the person from each destination.
 5. The person's identifiers join ``privacy.suppressed_identifiers``.
 6. Audience files already written lose the person's rows, and reports naming them
-   are deleted.
+   are deleted. The analyst copy is deleted; the night writes it again without the
+   person (``orchestration/analyst_copy.py``).
 
 Plain values of the person exist only in memory while a request is processed.
 ``compact_warehouse`` (the last step of the job) rewrites the DuckDB file, because
@@ -54,6 +55,7 @@ from orchestration.privacy.identifiers import (
     raw_identifier_hashes_sql,
     reject_token_hashes_sql,
 )
+from orchestration.privacy.landing import table_exists
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +69,10 @@ RECORD_KEY_COLUMNS = (
     "right_record_key",
 )
 # Schemas that dbt rebuilds each night. Their rows are deleted now as well, so a
-# night that stops before the marts leaves no copy of the person behind.
+# night that stops before the marts leaves no copy of the person behind. The
+# analytics schema contains only views of the marts, which a test in
+# tests/dbt/test_analytics.py enforces, so it is left out. Its copy for analysts is
+# deleted instead.
 DERIVED_SCHEMAS = ("intermediate", "marts", "snapshots")
 ERASED = "erased"
 # The salted hash of an (identifier_type, identifier_value) row, as hash_sql.
@@ -95,17 +100,8 @@ class DataFolders:
     landing: Path
     outbox: Path
     reports: Path
-
-
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return (
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? "
-            "and table_name = ? and table_catalog = current_database()",
-            [schema, table],
-        ).fetchone()[0]
-        > 0
-    )
+    # The analytics file for analysts (orchestration/analyst_copy.py), if any.
+    analyst_copy: Path | None = None
 
 
 def _tables_with_column(
@@ -181,10 +177,13 @@ def _erase(
     deleted = outbox.delete_reports(folders.reports, needles)
     for path in deleted:
         result.add(f"reports:{path.relative_to(folders.reports)}", 1)
+    if folders.analyst_copy is not None and folders.analyst_copy.exists():
+        target = f"analyst_copy:{folders.analyst_copy.name}"
+        result.rows[target] = _delete_analyst_copy(con, folders.analyst_copy)
 
     con.begin()
     try:
-        if _exists(con, "activation", "exports"):
+        if table_exists(con, "activation", "exports"):
             outbox.update_exports(con, folders.outbox, files)
         for target, rows in sorted(result.rows.items()):
             store.log_step(con, request.request_id, ERASED, target, rows)
@@ -228,7 +227,7 @@ def _resolve_scope(
             [request.identifier_type, request.identifier_hash],
         )
 
-    has_identifiers = _exists(con, "intermediate", "int_identifiers")
+    has_identifiers = table_exists(con, "intermediate", "int_identifiers")
     identifier_hash = IDENTIFIER_VALUE_HASH
     if has_identifiers:
         con.execute(
@@ -238,7 +237,7 @@ def _resolve_scope(
             f"and {identifier_hash} in (select identifier_hash from _erasure_hashes)",
             {"salt": salt},
         )
-    if _exists(con, "identity", "record_customers"):
+    if table_exists(con, "identity", "record_customers"):
         con.execute(
             "insert into _erasure_customers select distinct customer_id "
             "from identity.record_customers "
@@ -252,7 +251,7 @@ def _resolve_scope(
         )
     if has_identifiers:
         skipped = ""
-        if _exists(con, "identity", "skipped_identifiers"):
+        if table_exists(con, "identity", "skipped_identifiers"):
             skipped = (
                 "and (identifier_type, identifier_value) not in (select "
                 "identifier_type, identifier_value from identity.skipped_identifiers "
@@ -271,13 +270,13 @@ def _resolve_scope(
 def _add_customer_by_hash(con: duckdb.DuckDBPyConnection, parameters: dict) -> None:
     """Add the current id of a hashed customer id, following merges."""
     customer_hash = "sha256($salt || ':customer_id:' || customer_id)"
-    if _exists(con, "identity", "customer_id_lookup"):
+    if table_exists(con, "identity", "customer_id_lookup"):
         con.execute(
             "insert into _erasure_customers select distinct current_customer_id "
             f"from identity.customer_id_lookup where {customer_hash} = $hash",
             parameters,
         )
-    if _exists(con, "identity", "record_customers"):
+    if table_exists(con, "identity", "record_customers"):
         con.execute(
             "insert into _erasure_customers select distinct customer_id "
             f"from identity.record_customers where {customer_hash} = $hash "
@@ -287,7 +286,7 @@ def _add_customer_by_hash(con: duckdb.DuckDBPyConnection, parameters: dict) -> N
 
 
 def _raw_sources(con: duckdb.DuckDBPyConnection) -> list[Source]:
-    return [s for s in SOURCES if _exists(con, "raw", s.table)]
+    return [s for s in SOURCES if table_exists(con, "raw", s.table)]
 
 
 def _collect_raw_rows(con: duckdb.DuckDBPyConnection, salt: str) -> None:
@@ -311,7 +310,7 @@ def _collect_raw_rows(con: duckdb.DuckDBPyConnection, salt: str) -> None:
             {"salt": salt},
         )
         rejects = f"{table}__rejects"
-        if not _exists(con, "raw", f"{source.table}__rejects"):
+        if not table_exists(con, "raw", f"{source.table}__rejects"):
             continue
         tokens = reject_token_hashes_sql(rejects, "rowid", "raw_line")
         con.execute(
@@ -355,10 +354,48 @@ def _vendor_forms(needles: set[str]) -> set[str]:
     return forms
 
 
+def _delete_analyst_copy(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """Delete the analyst copy and return how many of its rows named the person.
+
+    The nightly job writes a new copy without the person after the analytics views.
+    Deleting the file rather than its rows leaves no erased row in a free block.
+
+    NOTE: an analyst who has the file open keeps reading the deleted copy until
+    they close it, because the operating system frees the file only then.
+    """
+    key = store.pseudonym_key(con)
+    customer_ids = [
+        r[0]
+        for r in con.execute("select customer_id from _erasure_customers").fetchall()
+    ]
+    pseudonyms = [store.pseudonym(key, customer_id) for customer_id in customer_ids]
+    rows = 0
+    try:
+        con.execute(f"attach '{_quote(path)}' as erased_analyst_copy (read_only)")
+        try:
+            tables = con.execute(
+                "select schema_name, table_name from duckdb_columns() "
+                "where database_name = 'erased_analyst_copy' "
+                "and column_name = 'customer_pseudonym'"
+            ).fetchall()
+            for schema, table in tables:
+                rows += con.execute(
+                    f'select count(*) from erased_analyst_copy."{schema}"."{table}" '
+                    "where customer_pseudonym in (select unnest(?))",
+                    [pseudonyms],
+                ).fetchone()[0]
+        finally:
+            con.execute("detach erased_analyst_copy")
+    except duckdb.Error as error:
+        logger.warning("could not count the person's rows in %s: %s", path, error)
+    path.unlink()
+    return rows
+
+
 def _rewrite_landing_files(
     con: duckdb.DuckDBPyConnection, landing_dir: Path, result: ErasureResult
-) -> dict[tuple[str, str], str]:
-    """Remove the collected rows from landing files and return (source, file) -> sha256.
+) -> dict[tuple[str, str], RewrittenFile]:
+    """Remove the collected rows from landing files; return the rewritten files.
 
     NOTE: a landing file the loader rejected as a whole has no rows in raw, so its
     rows are not found here. Fix or delete such a file before erasing.
@@ -370,9 +407,17 @@ def _rewrite_landing_files(
     return _remove_landing_rows(landing_dir, rows, result)
 
 
+@dataclass(frozen=True)
+class RewrittenFile:
+    """A landing file that lost rows: its new sha256 and the removed row numbers."""
+
+    sha256: str
+    removed: frozenset[int]
+
+
 def _remove_landing_rows(
     landing_dir: Path, rows: list[tuple[str, str, list[int]]], result: ErasureResult
-) -> dict[tuple[str, str], str]:
+) -> dict[tuple[str, str], RewrittenFile]:
     sources = {s.name: s for s in SOURCES}
     rewritten = {}
     for source_name, file, numbers in rows:
@@ -383,13 +428,15 @@ def _remove_landing_rows(
         removed = landing.remove_rows(source, path, set(numbers))
         result.add(f"landing:{source.landing_folder}/{file}", removed)
         if removed:
-            rewritten[(source_name, file)] = file_sha256(path)
+            rewritten[(source_name, file)] = RewrittenFile(
+                file_sha256(path), frozenset(numbers)
+            )
     return rewritten
 
 
 def _delete_raw_rows(
     con: duckdb.DuckDBPyConnection,
-    rewritten: dict[tuple[str, str], str],
+    rewritten: dict[tuple[str, str], RewrittenFile],
     result: ErasureResult,
 ) -> None:
     counts = con.execute(
@@ -406,7 +453,7 @@ def _delete_raw_rows(
             f"delete from {table} where (_file, _row_number) in {selected}", ["row"]
         ).fetchone()[0]
         result.add(table, deleted)
-        if _exists(con, "raw", f"{source.table}__rejects"):
+        if table_exists(con, "raw", f"{source.table}__rejects"):
             deleted = con.execute(
                 f"delete from {table}__rejects where (_file, line_number) in "
                 f"{selected}",
@@ -425,14 +472,18 @@ def _delete_raw_rows(
 
 
 def _record_new_file_hashes(
-    con: duckdb.DuckDBPyConnection, rewritten: dict[tuple[str, str], str]
+    con: duckdb.DuckDBPyConnection, rewritten: dict[tuple[str, str], RewrittenFile]
 ) -> None:
-    for (source_name, file), sha in rewritten.items():
+    """Store the rewritten files' sha256 and renumber the rows kept for them."""
+    sources = {s.name: s for s in SOURCES}
+    for (source_name, file), rewrite in rewritten.items():
         con.execute(
             "update raw._load_log set sha256 = ? "
             "where source = ? and file = ? and status = 'loaded'",
-            [sha, source_name, file],
+            [rewrite.sha256, source_name, file],
         )
+        if table_exists(con, "raw", sources[source_name].table):
+            landing.renumber_rows(con, sources[source_name], file, rewrite.removed)
 
 
 def _delete_identity_rows(
@@ -455,14 +506,14 @@ def _delete_identity_rows(
             "(select customer_id from _erasure_customers)"
         ).fetchone()[0]
         result.add(f"{schema}.{table}", deleted)
-    if _exists(con, "identity", "customer_ids"):
+    if table_exists(con, "identity", "customer_ids"):
         updated = con.execute(
             "update identity.customer_ids set minted_from_record_key = ? "
             "where minted_from_record_key in (select record_key from _erasure_keys)",
             [ERASED],
         ).fetchone()[0]
         result.add("identity.customer_ids", updated)
-    if _exists(con, "identity", "skipped_identifiers"):
+    if table_exists(con, "identity", "skipped_identifiers"):
         deleted = con.execute(
             "delete from identity.skipped_identifiers where identifier_type in "
             f"('email', 'phone') and {IDENTIFIER_VALUE_HASH} in "
@@ -494,8 +545,10 @@ def _digest_activation_rows(
 ) -> set[str]:
     """Replace the person's values in activation tables with SHA-256 digests.
 
-    The snapshot rows stay, so the next diff of each destination finds the person
-    gone and sends a removal, which then carries the digests. Returns the customer
+    The snapshot rows stay, so the next sync of each destination finds the person
+    gone and sends a removal, which then carries the digests. That holds when the
+    next sync has the run date of the last one too, because a rerun of a run date
+    removes the people its earlier attempt sent (``activation/plan.py``). Returns the customer
     ids and the destination keys sent before, to find the person's rows in
     audience files.
 
@@ -506,10 +559,8 @@ def _digest_activation_rows(
         r[0]
         for r in con.execute("select customer_id from _erasure_customers").fetchall()
     }
-    if not _exists(con, "activation", "audience_snapshots"):
+    if not table_exists(con, "activation", "audience_snapshots"):
         return match_values
-    # TODO: when the erasure night has the same run date as the last sync, that sync
-    # is replaced and its digests are dropped, so no removal is ever sent.
     rows = con.execute(
         "select destination, segment, run_date, customer_id, match_key, payload "
         "from activation.audience_snapshots "
@@ -550,7 +601,7 @@ def _redact_dropped_landing_rows(
     con: duckdb.DuckDBPyConnection, landing_dir: Path
 ) -> None:
     """Remove from landing files the rows the loader dropped as erased."""
-    if not _exists(con, "privacy", "landing_redactions"):
+    if not table_exists(con, "privacy", "landing_redactions"):
         return
     rows = con.execute(
         "select source, file, list(distinct row_number) from privacy.landing_redactions "

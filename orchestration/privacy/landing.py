@@ -6,6 +6,10 @@ describes: the record number after the header for CSV, the physical line for JSO
 lines, the 1-based array index for a JSON array and the row number for Parquet. Every other row keeps its bytes, except in JSON arrays and Parquet
 files, which are written anew. The file keeps its name, encoding and gzip
 compression.
+
+Removing rows moves the rows after them up, so ``renumber_rows`` lowers the row
+numbers the warehouse keeps for the file. Without it, the next removal from the
+same file (a later erasure or retention purge) would take out the wrong rows.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 import re
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -134,3 +139,46 @@ def remove_rows(source: Source, path: Path, rows: set[int]) -> int:
         data = gzip.compress(data, mtime=0)
     _write_atomically(path, data)
     return removed
+
+
+def renumber_rows(
+    con: duckdb.DuckDBPyConnection, source: Source, file: str, removed: set[int]
+) -> None:
+    """Lower the row numbers kept for ``file`` after ``remove_rows`` took out
+    ``removed``: each drops by the number of removed rows before it.
+
+    Covers the raw table, its rejects and the loader's pending landing redactions.
+    Call it after deleting the removed rows from those tables.
+    """
+    if not removed:
+        return
+    numbers = sorted(removed)
+    shift = "len(list_filter($removed::bigint[], lambda r: r < {0}))"
+    for table, column in (
+        (f"raw.{source.table}", "_row_number"),
+        (f"raw.{source.table}__rejects", "line_number"),
+    ):
+        con.execute(
+            f"update {table} set {column} = {column} - {shift.format(column)} "
+            "where _file = $file",
+            {"removed": numbers, "file": file},
+        )
+    if table_exists(con, "privacy", "landing_redactions"):
+        con.execute(
+            "update privacy.landing_redactions "
+            f"set row_number = row_number - {shift.format('row_number')} "
+            "where source = $source and file = $file",
+            {"removed": numbers, "source": source.name, "file": file},
+        )
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Return whether ``schema.table`` exists in the connection's database."""
+    return (
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? "
+            "and table_name = ? and table_catalog = current_database()",
+            [schema, table],
+        ).fetchone()[0]
+        > 0
+    )

@@ -6,6 +6,14 @@ warehouse and kept in ``privacy.settings``, so a hash from this warehouse cannot
 looked up in a table of hashed addresses made elsewhere. A reader of the warehouse
 can read the salt too, and so can still test a guessed address.
 
+``privacy.settings`` also keeps the pseudonym key, a second secret made the same
+way. The ``analytics`` dbt models replace ids with their HMAC-SHA256 under that key
+(``dbt_project/macros/pseudonyms.sql``), so the pseudonyms stay the same from night
+to night, and nobody without the warehouse file can compute them. It is a separate
+secret from the salt: deleting its row makes the next run create a new key, which
+changes every pseudonym and leaves the suppression list working. ``make clean``
+deletes both with the warehouse.
+
 - ``erasure_requests``: one row per ``cdp forget``, with the hashed identifier, the
   request time and the status (pending, erased, completed).
 - ``suppressed_identifiers``: hashed emails and phone numbers of erased people. The
@@ -16,6 +24,7 @@ can read the salt too, and so can still test a guessed address.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -108,19 +117,39 @@ def has_tables(con: duckdb.DuckDBPyConnection) -> bool:
     )
 
 
-def salt(con: duckdb.DuckDBPyConnection) -> str:
-    """Return the warehouse's hash salt, creating it on first use."""
+SALT_SETTING = "identifier_hash_salt"
+PSEUDONYM_KEY_SETTING = "pseudonym_key"
+
+
+def _secret(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    """Return the secret ``name`` from ``privacy.settings``, creating it on first use
+    as 32 random bytes in hex."""
     ensure_tables(con)
     row = con.execute(
-        "select value from privacy.settings where name = 'identifier_hash_salt'"
+        "select value from privacy.settings where name = ?", [name]
     ).fetchone()
     if row is not None:
         return row[0]
     value = secrets.token_hex(32)
-    con.execute(
-        "insert into privacy.settings values ('identifier_hash_salt', ?)", [value]
-    )
+    con.execute("insert into privacy.settings values (?, ?)", [name, value])
     return value
+
+
+def salt(con: duckdb.DuckDBPyConnection) -> str:
+    """Return the warehouse's hash salt, creating it on first use."""
+    return _secret(con, SALT_SETTING)
+
+
+def pseudonym_key(con: duckdb.DuckDBPyConnection) -> str:
+    """Return the key of the analytics pseudonyms (hex), creating it on first use."""
+    return _secret(con, PSEUDONYM_KEY_SETTING)
+
+
+def pseudonym(key_hex: str, value: str) -> str:
+    """Return the analytics pseudonym of ``value``: the first 32 hex characters of
+    HMAC-SHA256 under the key, as the dbt macro ``pseudonymize`` computes it."""
+    digest = hmac.new(bytes.fromhex(key_hex), value.encode("utf-8"), hashlib.sha256)
+    return digest.hexdigest()[:32]
 
 
 def normalize_identifier(kind: str, value: str) -> str:

@@ -162,6 +162,41 @@ def test_diff_sends_added_changed_removed(con, tmp_path):
     assert reason == "no consent or suppressed"
 
 
+@pytest.mark.parametrize("night", [NIGHT_1, NIGHT_2])
+def test_rerun_removes_person_sent_earlier(con, tmp_path, night):
+    """A person the first attempt of a night sent, gone before the rerun of that
+    night, is removed by the rerun, with or without an earlier base snapshot."""
+    destination = make_destination(**MAILCHIMP)
+    if night == NIGHT_2:
+        con.execute(
+            "update marts.dim_customers set has_email_consent = false "
+            "where customer_id = 'cus_f'"
+        )
+        sync_destination(con, destination, tmp_path, NIGHT_1)
+        con.execute(
+            "update marts.dim_customers set has_email_consent = true "
+            "where customer_id = 'cus_f'"
+        )
+    first = sync_destination(con, destination, tmp_path, night)
+    sent = [r["Email Address"] for r in read_csv(first.folder / "lapsed_buyers.csv")]
+    assert "frida@example.at" in sent
+    con.execute("delete from marts.dim_customers where customer_id = 'cus_f'")
+
+    rerun = sync_destination(con, destination, tmp_path, night)
+
+    removed = read_csv(rerun.folder / "lapsed_buyers_removed.csv")
+    assert [r["Email Address"] for r in removed] == ["frida@example.at"]
+    action, status, reason = con.execute(
+        "select action, status, reason from activation.sync_changes "
+        "where customer_id = 'cus_f' and run_date = ? order by recorded_at desc",
+        [night],
+    ).fetchone()
+    assert (action, status) == ("remove", "written")
+    assert reason == "no longer a known customer"
+    again = sync_destination(con, destination, tmp_path, night)
+    assert read_csv(again.folder / "lapsed_buyers_removed.csv") == []
+
+
 def test_diff_without_changes_sends_nothing(con, tmp_path):
     destination = make_destination(**MAILCHIMP)
     sync_destination(con, destination, tmp_path, NIGHT_1)

@@ -30,6 +30,7 @@ import duckdb
 
 from identity.stable_ids import create_customer_id_tables
 from ingestion.sources import SOURCES
+from orchestration.privacy import store
 
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 DBT = Path(sys.executable).with_name("dbt")
@@ -437,6 +438,8 @@ def build_warehouse(
     with duckdb.connect(str(warehouse)) as con:
         create_raw_tables(con, raw_rows)
         create_record_customers(con, record_customers)
+        # The analytics views read the pseudonym key, which a nightly run makes.
+        store.pseudonym_key(con)
 
     result = run_dbt(["build"], warehouse, folder)
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]

@@ -1,8 +1,8 @@
 """Functional test: ``dbt docs generate`` documents every mart and its columns.
 
-The marts persist their YAML descriptions as table and column comments
-(``+persist_docs`` in dbt_project.yml), so the catalog that ``dbt docs generate``
-reads from the warehouse carries them.
+The marts and the analytics views persist their YAML descriptions as table and
+column comments (``+persist_docs`` in dbt_project.yml), so the catalog that
+``dbt docs generate`` reads from the warehouse carries them.
 """
 
 from __future__ import annotations
@@ -35,11 +35,12 @@ def docs_artifacts(built_warehouse, tmp_path_factory) -> tuple[dict, dict]:
 
 
 def mart_models(manifest: dict) -> dict[str, str]:
-    """Map the unique id of each model under models/marts/ to its name."""
+    """Map the unique id of each model under models/marts/ and models/analytics/,
+    the layers people query, to its name."""
     return {
         node_id: node["name"]
         for node_id, node in manifest["nodes"].items()
-        if node["resource_type"] == "model" and node["fqn"][1] == "marts"
+        if node["resource_type"] == "model" and node["fqn"][1] in ("marts", "analytics")
     }
 
 
@@ -49,6 +50,7 @@ def test_catalog_lists_every_mart(docs_artifacts):
 
     assert "model.cdp.fct_orders" in marts
     assert "model.cdp.customer_traits" in marts
+    assert "model.cdp.analytics_customers" in marts
     assert set(marts) - set(catalog["nodes"]) == set()
 
 

@@ -9,6 +9,25 @@ import dagster as dg
 import pytest
 
 ASSETS = [
+    "analytics/analyst_copy",
+    "analytics/campaign_performance",
+    "analytics/consent_ledger",
+    "analytics/customer_id_changes",
+    "analytics/customer_timeline",
+    "analytics/customers",
+    "analytics/email_activities",
+    "analytics/events",
+    "analytics/funnel_conversion",
+    "analytics/lead_scores",
+    "analytics/mgmt_cohort_retention",
+    "analytics/mgmt_kpis_monthly",
+    "analytics/order_attribution",
+    "analytics/orders",
+    "analytics/product_monthly_performance",
+    "analytics/segment_membership_history",
+    "analytics/segment_memberships",
+    "analytics/sessions",
+    "analytics/support_tickets",
     "identity/customer_id_history",
     "identity/customer_id_lookup",
     "identity/record_customers",
@@ -74,6 +93,7 @@ ASSETS = [
     "outbox/newsletter_tool",
     "privacy/erasure",
     "privacy/erasure_verification",
+    "privacy/retention",
     "privacy/warehouse_compaction",
     "raw/crm_contacts",
     "raw/email_activity",
@@ -92,6 +112,7 @@ ASSETS = [
     "staging/stg_identity__customer_id_history",
     "staging/stg_identity__customer_id_lookup",
     "staging/stg_identity__record_customers",
+    "staging/stg_privacy__pseudonym_keys",
     "staging/stg_shop__order_lines",
     "staging/stg_shop__orders",
     "staging/stg_social__leads",
@@ -325,3 +346,31 @@ def test_sensor_requests_run_only_on_change(tmp_path, monkeypatch):
     assert isinstance(unchanged, dg.SkipReason)
     assert isinstance(changed, dg.RunRequest)
     assert changed.run_key != first.run_key
+
+
+def test_staging_waits_for_privacy_steps(graph):
+    assert parents(graph, "staging/stg_web__events") == {
+        "raw/web_events",
+        "privacy/erasure",
+        "privacy/retention",
+    }
+    assert parents(graph, "staging/stg_privacy__pseudonym_keys") == {"privacy/erasure"}
+    assert parents(graph, "privacy/retention") == {
+        f"raw/{source}"
+        for source in (
+            "crm_contacts",
+            "email_activity",
+            "helpdesk_tickets",
+            "shop_orders",
+            "social_leads",
+            "web_events",
+        )
+    }
+
+
+def test_analyst_copy_after_every_analytics_view(graph):
+    views = {
+        key for key in ASSETS if key.startswith("analytics/") and "copy" not in key
+    }
+    assert parents(graph, "analytics/analyst_copy") == views
+    assert "analytics/analyst_copy" in parents(graph, "privacy/warehouse_compaction")

@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from activation.destinations import parse_destination
+from activation.sync import sync_destination
+from activation.vendors import sha256_hex
 from ingestion.loader import file_sha256, load_source
 from ingestion.sources import CRM_CONTACTS, HELPDESK_TICKETS, WEB_EVENTS
 from orchestration.privacy import access, erasure, landing, store
+from tests.activation.conftest import create_warehouse
 
 CRM_HEADER = ",".join(CRM_CONTACTS.columns)
 
@@ -157,6 +162,82 @@ def test_dropped_rows_leave_landing_file(con, tmp_path):
     ]
 
 
+def test_redaction_renumbers_later_rows(con, tmp_path):
+    """Rows after a redacted one move up in the file, and so do their numbers."""
+    landing_dir = tmp_path / "landing"
+    path = write_crm(
+        landing_dir,
+        "crm_contacts_2026-11-30.csv",
+        [
+            crm_line("1", "keep@example.de"),
+            crm_line("2", "anna@example.de"),
+            crm_line("3", "ben@example.de"),
+        ],
+    )
+    store.ensure_tables(con)
+    store.record_request(con, "email", "anna@example.de")
+    load_source(con, CRM_CONTACTS, landing_dir)
+
+    folders = erasure.DataFolders(landing_dir, tmp_path / "out", tmp_path / "rep")
+    erasure.process_pending_requests(con, folders)
+
+    numbers = con.execute(
+        "select record_id, _row_number from raw.crm_contacts order by 1"
+    ).fetchall()
+    assert numbers == [("1", 1), ("3", 2)]
+    landing.remove_rows(CRM_CONTACTS, path, {2})
+    assert b"ben@example.de" not in path.read_bytes()
+    assert b"keep@example.de" in path.read_bytes()
+
+
+def test_erasure_deletes_analyst_copy(con, tmp_path):
+    copy = tmp_path / "analytics.duckdb"
+    with duckdb.connect(str(copy)) as analyst_copy:
+        analyst_copy.execute("create table customers (customer_pseudonym varchar)")
+    store.ensure_tables(con)
+    request_id = store.record_request(con, "email", "anna@example.de")
+
+    folders = erasure.DataFolders(
+        tmp_path / "landing", tmp_path / "out", tmp_path / "rep", copy
+    )
+    erasure.process_pending_requests(con, folders)
+
+    assert not copy.exists()
+    logged = con.execute(
+        "select target, rows_affected from privacy.erasure_log where request_id = ?",
+        [request_id],
+    ).fetchall()
+    assert ("analyst_copy:analytics.duckdb", 0) in logged
+
+
+@pytest.mark.parametrize("night", [date(2026, 11, 30), date(2026, 12, 1)])
+def test_erased_person_removed_by_next_sync(tmp_path, night):
+    """The sync after an erasure removes the person with digests, on a later night
+    and on a rerun of the night that sent them."""
+    con = create_warehouse(tmp_path / "warehouse.duckdb")
+    destination = parse_destination(
+        {
+            "name": "newsletter",
+            "type": "mailchimp",
+            "consent": "email",
+            "mode": "diff",
+            "segments": ["lapsed_buyers"],
+            "fields": {"Email Address": "email"},
+        },
+        Path("test.yml"),
+    )
+    sync_destination(con, destination, tmp_path / "out", date(2026, 11, 30))
+    con.execute("create temp table _erasure_customers as select 'cus_f' as customer_id")
+    erasure._digest_activation_rows(con, erasure.ErasureResult("request"))
+    con.execute("delete from marts.dim_customers where customer_id = 'cus_f'")
+
+    result = sync_destination(con, destination, tmp_path / "out", night)
+
+    removed = (result.folder / "lapsed_buyers_removed.csv").read_text().splitlines()
+    assert removed == ["Email Address", sha256_hex("frida@example.at")]
+    con.close()
+
+
 def test_compaction_clears_deleted_values(tmp_path):
     path = tmp_path / "w.duckdb"
     with duckdb.connect(str(path)) as con:
@@ -200,9 +281,12 @@ def test_access_finds_customer_by_email(con):
         "'anna@example.de' as email union all select 'cus_2', 'b@example.de'"
     )
 
+    key = store.pseudonym_key(con)
+
     document = access.collect_subject(con, "email", "anna@example.de")
 
     assert document["customer_ids"] == ["cus_1"]
+    assert document["analytics_pseudonyms"] == {"cus_1": store.pseudonym(key, "cus_1")}
     assert document["customers"] == [
         {"customer_id": "cus_1", "email": "anna@example.de"}
     ]

@@ -1,0 +1,34 @@
+-- One row per touchpoint of a known customer, as marts.customer_timeline, with
+-- pseudonyms in place of the ids and without the detail text: the touchpoint's
+-- order, session, email activity or ticket is in its own analytics table under
+-- source_record_pseudonym.
+with
+
+timeline as (
+
+    select * from {{ ref('customer_timeline') }}
+
+),
+
+pseudonym_keys as (
+
+    select * from {{ ref('stg_privacy__pseudonym_keys') }}
+
+),
+
+final as (
+
+    select
+        {{ cdp.pseudonymize('timeline.touchpoint_id') }} as touchpoint_pseudonym,
+        {{ cdp.pseudonymize('timeline.customer_id') }} as customer_pseudonym,
+        timeline.occurred_at,
+        timeline.source,
+        timeline.touchpoint_type,
+        {{ cdp.pseudonymize('timeline.source_record_id') }} as source_record_pseudonym,
+        timeline.touchpoint_number
+    from timeline
+    cross join pseudonym_keys
+
+)
+
+select * from final

@@ -1,0 +1,145 @@
+"""The analyst copy: a DuckDB file with only the ``analytics`` schema, as tables.
+
+DuckDB has no users or grants, so whoever can open the warehouse file can read
+every email address in it. Analysts get this file instead. It contains the
+analytics views materialized as tables with their descriptions, and nothing else:
+no other schema, no pseudonym key.
+
+The tables sit in the file's ``main`` schema, so in a file named
+``analytics.duckdb`` the warehouse's names work unchanged: DuckDB reads
+``analytics.customers`` as catalog ``analytics``, schema ``main``. A schema named
+``analytics`` inside that file would make the name ambiguous.
+
+The nightly job writes the copy after the analytics views, to a temporary name
+that then replaces the previous copy, so an analyst never opens a half-written
+file. The erasure step deletes it on a night that erases someone, so a copy with
+the person's rows never outlives the erasure, even when the night fails after
+that step.
+"""
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from orchestration import settings
+from orchestration.resources import DuckDBWarehouse
+
+ASSET_KEY = dg.AssetKey(["analytics", "analyst_copy"])
+SCHEMA = "analytics"
+ALIAS = "analyst_copy"
+# Schema of the tables in the copy.
+COPY_SCHEMA = "main"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def analytics_relations(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Names of the tables and views of the analytics schema, sorted."""
+    rows = con.execute(
+        "select table_name from information_schema.tables "
+        "where table_schema = ? and table_catalog = current_database() order by 1",
+        [SCHEMA],
+    ).fetchall()
+    return [name for (name,) in rows]
+
+
+def _copy_comments(con: duckdb.DuckDBPyConnection, relation: str) -> None:
+    target = f'{ALIAS}.{COPY_SCHEMA}."{relation}"'
+    comment = con.execute(
+        "select comment from duckdb_views() where database_name = current_database() "
+        "and schema_name = ? and view_name = ? union all "
+        "select comment from duckdb_tables() where database_name = current_database() "
+        "and schema_name = ? and table_name = ?",
+        [SCHEMA, relation, SCHEMA, relation],
+    ).fetchone()
+    if comment and comment[0]:
+        con.execute(f"comment on table {target} is {_literal(comment[0])}")
+    columns = con.execute(
+        "select column_name, comment from duckdb_columns() "
+        "where database_name = current_database() and schema_name = ? "
+        "and table_name = ? and comment is not null",
+        [SCHEMA, relation],
+    ).fetchall()
+    for column, text in columns:
+        con.execute(f'comment on column {target}."{column}" is {_literal(text)}')
+
+
+def write_analyst_copy(con: duckdb.DuckDBPyConnection, target: Path) -> dict[str, int]:
+    """Write every analytics relation of the warehouse open on ``con`` (read-write)
+    as a table into a new DuckDB file at ``target``, replacing any file there.
+
+    Returns the row count per table.
+
+    Raises ``ValueError`` when the warehouse has no analytics schema.
+    """
+    relations = analytics_relations(con)
+    if not relations:
+        raise ValueError(
+            "the warehouse has no analytics schema; build the dbt models first "
+            "(cdp run)"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    temporary.unlink(missing_ok=True)
+    counts = {}
+    con.execute(f"attach {_literal(str(temporary))} as {ALIAS}")
+    try:
+        for relation in relations:
+            copied = f'{ALIAS}.{COPY_SCHEMA}."{relation}"'
+            con.execute(f'create table {copied} as select * from {SCHEMA}."{relation}"')
+            _copy_comments(con, relation)
+            counts[relation] = con.execute(f"select count(*) from {copied}").fetchone()[
+                0
+            ]
+        con.execute(f"checkpoint {ALIAS}")
+    finally:
+        con.execute(f"detach {ALIAS}")
+    os.replace(temporary, target)
+    Path(f"{temporary}.wal").unlink(missing_ok=True)
+    return counts
+
+
+def _analytics_model_keys() -> list[dg.AssetKey]:
+    from orchestration.dbt_assets import dbt_after_clv, dbt_after_identity
+
+    return [
+        key
+        for definition in (dbt_after_identity, dbt_after_clv)
+        for key in definition.keys
+        if key.path[0] == SCHEMA
+    ]
+
+
+@dg.asset(
+    key=ASSET_KEY,
+    deps=_analytics_model_keys(),
+    group_name="analytics",
+    kinds={"duckdb"},
+    owners=["team:data-platform"],
+    description="Writes the analytics schema as tables into its own DuckDB file "
+    "(CDP_ANALYST_COPY, analytics.duckdb beside the warehouse), the file to give "
+    "analysts: pseudonyms, no contact data, no other schema.",
+    pool="duckdb_writer",
+)
+def analyst_copy(
+    context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse
+) -> dg.MaterializeResult:
+    target = settings.analyst_copy_path()
+    with warehouse.connect() as con:
+        counts = write_analyst_copy(con, target)
+    context.log.info(
+        f"wrote {len(counts)} analytics tables, {sum(counts.values())} rows, "
+        f"into {target}"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "path": str(target),
+            "tables": len(counts),
+            "rows": sum(counts.values()),
+            "bytes": target.stat().st_size,
+        }
+    )
