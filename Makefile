@@ -73,4 +73,4 @@ lint: install
 	$(BIN)/ruff check ingestion identity activation orchestration benchmarks tests
 
 clean:
-	rm -rf $(RL_VENV) data/warehouse.duckdb* data/analytics.duckdb data/outbox data/reports .dagster dbt_project/target
+	rm -rf $(RL_VENV) data/warehouse.duckdb* data/analytics.duckdb data/outbox data/reports data/spark .dagster dbt_project/target

@@ -3,12 +3,18 @@
 import dagster as dg
 
 from activation.destinations import Destination, load_destinations
+from activation.spark_source import copy_audience_tables
 from activation.sync import sync_destination
 from orchestration import settings
 from orchestration.resources import DuckDBWarehouse
 
 
 def build_destination_asset(destination: Destination) -> dg.AssetsDefinition:
+    """Build the asset that syncs one destination from the DuckDB file.
+
+    With ``CDP_ENGINE=spark`` it first copies the tables the sync reads from Spark
+    into the DuckDB file (``activation.spark_source``).
+    """
     upstream = [
         dg.AssetKey(["marts", destination.segment_model(s)])
         for s in destination.segments
@@ -36,6 +42,9 @@ def build_destination_asset(destination: Destination) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse
     ) -> dg.MaterializeResult:
         with warehouse.connect() as con:
+            if settings.engine() == "spark":
+                copied = copy_audience_tables(con, destination, context.run.run_id)
+                context.log.info(f"copied from Spark into DuckDB: {copied}")
             result = sync_destination(
                 con, destination, settings.outbox_dir(), settings.run_date()
             )

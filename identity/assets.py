@@ -12,6 +12,7 @@ from identity.health import (
     merge_rates,
 )
 from identity.resolve import resolve_identities
+from identity.spark_catalog import copy_inputs_from_spark, publish_identity_tables
 from ingestion.quality import STAGING_RULES
 from orchestration import settings
 from orchestration.resources import DuckDBWarehouse
@@ -101,8 +102,18 @@ def _identity_spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
 def identity_resolution(
     context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse
 ) -> Iterator[dg.MaterializeResult]:
+    """Resolve identities in the DuckDB file, with Splink on the configured engine.
+
+    With ``CDP_ENGINE=spark`` the inputs come from Spark's ``intermediate``
+    database, Splink scores the pairs on Spark, and the identity tables are copied
+    to Spark's ``identity`` database afterwards (``identity.spark_catalog``).
+    """
     ground_truth = settings.ground_truth_path()
+    engine = settings.engine()
     with warehouse.connect() as con:
+        if engine == "spark":
+            copied = copy_inputs_from_spark(con)
+            context.log.info(f"copied the intermediate tables from Spark: {copied}")
         result = resolve_identities(
             con,
             ground_truth=ground_truth if ground_truth.exists() else None,
@@ -110,8 +121,14 @@ def identity_resolution(
             / "identity"
             / settings.run_date().isoformat(),
             run_id=context.run.run_id,
+            splink_engine=engine,
         )
         check_results = health_check_results(con)
+        if engine == "spark":
+            published = publish_identity_tables(con)
+            context.log.info(
+                f"copied {len(published)} identity tables to Spark's identity database"
+            )
 
     context.log.info(
         f"resolved {result.records} records into {result.customers} customers"

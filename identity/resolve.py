@@ -124,6 +124,7 @@ def resolve_identities(
     max_records_per_identifier: int = DEFAULT_MAX_RECORDS_PER_IDENTIFIER,
     charts_dir: Path | None = None,
     run_id: str | None = None,
+    splink_engine: str = "duckdb",
 ) -> ResolutionResult:
     """Link, cluster and write the identity tables of the warehouse behind ``con``.
 
@@ -132,7 +133,9 @@ def resolve_identities(
     the run trains a model on the warehouse data, saves it there and logs a warning.
     With ``charts_dir``, Splink's charts of the run are written there as HTML.
     ``run_id`` labels the run in the id history (a Dagster run id, say); a random
-    UUID when None.
+    UUID when None. ``splink_engine`` is where Splink scores the pairs: ``duckdb``
+    in the warehouse's process, or ``spark`` on the project's Spark session
+    (``identity.spark_scoring``); every other step runs on DuckDB either way.
     """
     check_threshold(threshold)
 
@@ -152,6 +155,7 @@ def resolve_identities(
             max_records_per_identifier,
             charts_dir,
             timer,
+            splink_engine,
         )
         with timer.phase("clustering"):
             cluster_records(con)
@@ -218,11 +222,13 @@ def link_records(
     max_records_per_identifier: int = DEFAULT_MAX_RECORDS_PER_IDENTIFIER,
     charts_dir: Path | None = None,
     timer: PhaseTimer | None = None,
+    splink_engine: str = "duckdb",
 ) -> tuple[IdentifierGraphStats, bool, int]:
     """Write the identifier links and Splink links of all records to scratch.
 
     Needs the scratch database of ``scratch_database(con)``, with ``splink_cursor``
     the cursor it yields. With ``charts_dir``, Splink's charts are written there.
+    ``splink_engine`` (``duckdb`` or ``spark``) is where Splink scores the pairs.
     Returns (identifier graph counts, whether a model was trained, Splink pairs
     kept).
     """
@@ -234,7 +240,7 @@ def link_records(
         prepare_matching_records(con)
     with timer.phase("splink"):
         model_trained, pairs_splink = _score_pairs(
-            splink_cursor, model_path, threshold, records, charts_dir
+            splink_cursor, model_path, threshold, records, charts_dir, splink_engine
         )
     # Reviewers' decisions override Splink's pairs before clustering.
     with timer.phase("review_decisions"):
@@ -261,8 +267,16 @@ def _score_pairs(
     threshold: float,
     records: int,
     charts_dir: Path | None = None,
+    splink_engine: str = "duckdb",
 ) -> tuple[bool, int]:
-    """Run Splink and return (whether a model was trained, pairs kept)."""
+    """Run Splink and return (whether a model was trained, pairs kept).
+
+    Training, when the model file is missing, always runs on DuckDB.
+    """
+    if splink_engine not in ("duckdb", "spark"):
+        raise ValueError(
+            f"splink_engine must be duckdb or spark, not {splink_engine!r}"
+        )
     if records < 2:
         splink_cursor.execute(f"""
             create or replace table {SPLINK_LINKS} (
@@ -297,12 +311,19 @@ def _score_pairs(
             linker, splink_cursor, predictions_table, threshold, charts_dir
         )
 
-    pairs = predict_links(
-        linker,
-        splink_cursor,
-        threshold,
-        on_predictions=write_charts if charts_dir is not None else None,
-    )
+    on_predictions = write_charts if charts_dir is not None else None
+    if splink_engine == "spark":
+        from identity.spark_scoring import predict_links_on_spark
+
+        # The DuckDB linker above still draws the charts, from the predictions
+        # copied back into the scratch database.
+        pairs = predict_links_on_spark(
+            splink_cursor, model_path, threshold, on_predictions=on_predictions
+        )
+    else:
+        pairs = predict_links(
+            linker, splink_cursor, threshold, on_predictions=on_predictions
+        )
     linker.table_management.delete_tables_created_by_splink_from_db()
     return model_trained, pairs
 

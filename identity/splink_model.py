@@ -28,6 +28,8 @@ import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 from splink.blocking_rule_library import CustomRule
+from splink.internals.dialects import SplinkDialect
+from splink.internals.splink_dataframe import SplinkDataFrame
 
 from identity.graph import SKIPPED
 from identity.normalize import (
@@ -194,6 +196,51 @@ def settings_differences(model_path: Path) -> list[str]:
     return differences
 
 
+class ModelDialectError(ValueError):
+    """The saved model cannot be rendered in another SQL dialect."""
+
+
+def model_for_dialect(model_path: Path, dialect: str) -> dict[str, Any]:
+    """Return the saved model with its SQL rendered for another Splink dialect.
+
+    The trained parameters (the prior, each level's m and u probabilities) come from
+    the saved file. Each level's condition and each blocking rule come from
+    ``model_settings()`` rendered for ``dialect``, so the saved file, trained and
+    written on DuckDB, also scores on Spark. Raises ModelDialectError when the saved
+    model no longer matches ``model_settings()``, because the levels then cannot be
+    paired up; retraining fixes that.
+    """
+    saved = json.loads(model_path.read_text(encoding="utf-8"))
+    saved_dialect = saved.get("sql_dialect", "duckdb")
+    if saved_dialect == dialect:
+        return saved
+    differences = settings_differences(model_path)
+    if differences:
+        raise ModelDialectError(
+            f"The saved Splink model {model_path} differs from model_settings() in "
+            f"{', '.join(differences)}, so its SQL cannot be rendered for {dialect}. "
+            "Retrain it with `python -m identity.training` and commit the file"
+        )
+
+    target = model_settings().create_settings_dict(dialect)
+    translated = json.loads(json.dumps(saved))
+    for comparison, rendered in zip(
+        translated["comparisons"], target["comparisons"], strict=True
+    ):
+        levels = zip(
+            comparison["comparison_levels"],
+            rendered["comparison_levels"],
+            strict=True,
+        )
+        for level, rendered_level in levels:
+            level["sql_condition"] = rendered_level["sql_condition"]
+    translated["blocking_rules_to_generate_predictions"] = target[
+        "blocking_rules_to_generate_predictions"
+    ]
+    translated["sql_dialect"] = dialect
+    return translated
+
+
 def _blocking_rule_sqls(settings: dict[str, Any]) -> list[str]:
     rules = settings.get("blocking_rules_to_generate_predictions", [])
     return [r["blocking_rule"] if isinstance(r, dict) else r for r in rules]
@@ -268,8 +315,19 @@ def count_comparisons(
     # NOTE: Splink 5.0.0 counts by joining the records on each rule, so counting a
     # rule set far over budget takes as long as the join. Its record sampling would
     # make the join cheaper but turn the counts into estimates.
-    settings = linker.misc.save_model_to_json()
     records = DuckDBAPI(connection=splink_cursor).register(MATCHING_RECORDS_NAME)
+    return count_blocked_pairs(linker, records)
+
+
+def count_blocked_pairs(
+    linker: Linker, records: SplinkDataFrame
+) -> list[tuple[str, int]]:
+    """Count the pairs each of ``linker``'s prediction rules adds over ``records``.
+
+    ``records`` is the matching records table registered with a database API of the
+    same backend as the linker (DuckDB or Spark), under a name of its own.
+    """
+    settings = linker.misc.save_model_to_json()
     counts = count_comparisons_from_blocking_rules(
         records,
         blocking_rules=settings["blocking_rules_to_generate_predictions"],
@@ -287,7 +345,18 @@ def check_comparison_budget(
 
     Returns the number of pairs prediction will score.
     """
-    counts = count_comparisons(linker, splink_cursor)
+    return enforce_comparison_budget(
+        count_comparisons(linker, splink_cursor), max_comparisons
+    )
+
+
+def enforce_comparison_budget(
+    counts: list[tuple[str, int]], max_comparisons: int
+) -> int:
+    """Raise ComparisonBudgetExceededError when the rules' ``counts`` exceed the budget.
+
+    Returns the number of pairs prediction will score.
+    """
     total = sum(count for _, count in counts)
     for rule, count in counts:
         logger.debug("Blocking rule %s adds %d comparisons", rule, count)
@@ -338,10 +407,31 @@ def predict_links(
         threshold_match_probability=min(threshold, min_probability),
         warning_mode="never",
     )
+    pairs = keep_scored_pairs(
+        splink_cursor, predictions.physical_name, threshold, on_predictions
+    )
+    predictions.drop_table_from_database_and_remove_from_cache()
+    return pairs
+
+
+def keep_scored_pairs(
+    splink_cursor: duckdb.DuckDBPyConnection,
+    predictions_table: str,
+    threshold: float,
+    on_predictions: Callable[[str], None] | None = None,
+) -> int:
+    """Write ``SCORED_PAIRS`` and ``SPLINK_LINKS`` from Splink's prediction table.
+
+    ``predictions_table`` is a table of Splink's predictions in the scratch database.
+    ``on_predictions`` is called with its name after ``SCORED_PAIRS`` is written.
+    Returns the number of pairs at or above ``threshold``.
+    """
+    columns = [
+        row[0]
+        for row in splink_cursor.execute(f"describe {predictions_table}").fetchall()
+    ]
     detail_columns = [
-        column
-        for column in predictions.columns_escaped
-        if column.strip('"').startswith(("gamma_", "mw_"))
+        f'"{column}"' for column in columns if column.startswith(("gamma_", "mw_"))
     ]
     splink_cursor.execute(f"""
         create or replace table {SCORED_PAIRS} as
@@ -351,11 +441,10 @@ def predict_links(
             match_probability,
             match_weight,
             {", ".join(detail_columns) or "null as no_detail_columns"}
-        from {predictions.physical_name}
+        from {predictions_table}
     """)
     if on_predictions is not None:
-        on_predictions(predictions.physical_name)
-    predictions.drop_table_from_database_and_remove_from_cache()
+        on_predictions(predictions_table)
 
     splink_cursor.execute(
         f"""
@@ -383,20 +472,60 @@ def _count_matching_records(splink_cursor: duckdb.DuckDBPyConnection) -> int:
     return fetch_value(splink_cursor, f"select count(*) from {MATCHING_RECORDS}")
 
 
+# SQL functions of the custom comparison levels per Splink dialect. DuckDB's
+# regexp_extract returns the whole match by default, Spark's the first group, so
+# Spark gets group 0. Spark's jaro_winkler comes from Splink's similarity jar
+# (see orchestration/spark_session.py).
+SQL_FUNCTIONS = {
+    "duckdb": {
+        "jaro_winkler": "jaro_winkler_similarity",
+        "starts_with": "starts_with",
+        "ends_with": "ends_with",
+        "whole_match": "",
+    },
+    "spark": {
+        "jaro_winkler": "jaro_winkler",
+        "starts_with": "startswith",
+        "ends_with": "endswith",
+        "whole_match": ", 0",
+    },
+}
+
+
+class DialectLevel(cll.CustomLevel):
+    """A custom comparison level whose SQL names each dialect's own functions.
+
+    Its ``sql_condition`` is a template with ``{jaro_winkler}``, ``{starts_with}``,
+    ``{ends_with}`` and ``{whole_match}`` in place of the dialect-specific parts
+    (see ``SQL_FUNCTIONS``). The DuckDB rendering is the text of the saved model.
+    """
+
+    def create_sql(self, sql_dialect: SplinkDialect) -> str:
+        functions = SQL_FUNCTIONS.get(sql_dialect.sql_dialect_str)
+        if functions is None:
+            raise ValueError(
+                f"the identity model has no SQL for the {sql_dialect.sql_dialect_str} "
+                f"dialect; add it to SQL_FUNCTIONS in {__name__}"
+            )
+        return self.sql_condition.format(**functions)
+
+
 def _name_comparison(column: str, other_name_column: str) -> cl.CustomComparison:
     # The swapped level catches first and last name entered in each other's fields,
     # allowing a typo in one of the two, and the containment level short forms such
     # as Alex for Alexander or Hannes for Johannes.
     swapped = (
-        f"({column}_l = {other_name_column}_r and jaro_winkler_similarity("
+        f"({column}_l = {other_name_column}_r and {{jaro_winkler}}("
         f"{column}_r, {other_name_column}_l) >= 0.88) or "
-        f"({column}_r = {other_name_column}_l and jaro_winkler_similarity("
+        f"({column}_r = {other_name_column}_l and {{jaro_winkler}}("
         f"{column}_l, {other_name_column}_r) >= 0.88)"
     )
     contains = (
         f"least(length({column}_l), length({column}_r)) >= 3 and ("
-        f"starts_with({column}_l, {column}_r) or starts_with({column}_r, {column}_l) "
-        f"or ends_with({column}_l, {column}_r) or ends_with({column}_r, {column}_l))"
+        f"{{starts_with}}({column}_l, {column}_r) "
+        f"or {{starts_with}}({column}_r, {column}_l) "
+        f"or {{ends_with}}({column}_l, {column}_r) "
+        f"or {{ends_with}}({column}_r, {column}_l))"
     )
     else_level = cll.ElseLevel()
     if column == "first_name":
@@ -412,11 +541,11 @@ def _name_comparison(column: str, other_name_column: str) -> cl.CustomComparison
             # Short names with one typo (Pia, Ipa) fall below every Jaro-Winkler
             # level.
             cll.DamerauLevenshteinLevel(column, 1),
-            cll.CustomLevel(
+            DialectLevel(
                 swapped,
                 label_for_charts=f"{column} and {other_name_column} swapped",
             ),
-            cll.CustomLevel(contains, label_for_charts="One name contains the other"),
+            DialectLevel(contains, label_for_charts="One name contains the other"),
             cll.JaroWinklerLevel(column, 0.8),
             else_level,
         ],
@@ -428,11 +557,10 @@ def _address_comparison() -> cl.CustomComparison:
     # together. As three comparisons, Splink would count one shared address three
     # times and outweigh a different first name, merging households and twins.
     # The house number may come first or last, depending on the country's layout.
-    number_l = "regexp_extract(street_l, '[0-9]+[a-z]?')"
-    number_r = "regexp_extract(street_r, '[0-9]+[a-z]?')"
+    number_l = "regexp_extract(street_l, '[0-9]+[a-z]?'{whole_match})"
+    number_r = "regexp_extract(street_r, '[0-9]+[a-z]?'{whole_match})"
     similar_street = (
-        f"{number_l} = {number_r} "
-        "and jaro_winkler_similarity(street_l, street_r) >= 0.88"
+        f"{number_l} = {number_r} and {{jaro_winkler}}(street_l, street_r) >= 0.88"
     )
     same_town = "(postal_code_l = postal_code_r or city_l = city_r)"
     missing = " and ".join(
@@ -449,17 +577,17 @@ def _address_comparison() -> cl.CustomComparison:
                 f"street_l = street_r and {same_town}",
                 label_for_charts="Same street and postal code or city",
             ),
-            cll.CustomLevel(
+            DialectLevel(
                 f"{similar_street} and {same_town}",
                 label_for_charts="Similar street, same postal code or city",
             ),
-            cll.CustomLevel(
+            DialectLevel(
                 "postal_code_l = postal_code_r and "
-                "jaro_winkler_similarity(city_l, city_r) >= 0.9",
+                "{jaro_winkler}(city_l, city_r) >= 0.9",
                 label_for_charts="Same postal code, similar city",
             ),
-            cll.CustomLevel(
-                "jaro_winkler_similarity(city_l, city_r) >= 0.9",
+            DialectLevel(
+                "{jaro_winkler}(city_l, city_r) >= 0.9",
                 label_for_charts="Similar city",
             ),
             cll.ElseLevel(),

@@ -5,6 +5,7 @@ import dagster as dg
 from ingestion.loader import FileLoadResult, load_source
 from ingestion.quality import RAW_RULES, validate_frame
 from ingestion.sources import SOURCES, Source
+from ingestion.spark_mirror import mirror_source
 from orchestration import settings
 from orchestration.resources import DuckDBWarehouse
 
@@ -59,6 +60,12 @@ def landing_spec(source: Source) -> dg.AssetSpec:
 
 
 def build_source_asset(source: Source) -> dg.AssetsDefinition:
+    """Build the asset that loads a source's new extracts into ``raw``.
+
+    With ``CDP_ENGINE=spark`` the loaded rows are then mirrored into Spark's ``raw``
+    database (``ingestion.spark_mirror``); the DuckDB file stays the load's record.
+    """
+
     @dg.asset(
         key=dg.AssetKey(["raw", source.table]),
         deps=[landing_key(source)],
@@ -74,11 +81,14 @@ def build_source_asset(source: Source) -> dg.AssetsDefinition:
     def _load(
         context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse
     ) -> dg.MaterializeResult:
+        mirrored = []
         with warehouse.connect() as con:
             results = load_source(con, source, settings.landing_dir())
             table_rows = con.execute(
                 f"select count(*) from raw.{source.table}"
             ).fetchone()[0]
+            if settings.engine() == "spark":
+                mirrored = mirror_source(con, source)
 
         for r in results:
             if r.status == "rejected":
@@ -89,6 +99,13 @@ def build_source_asset(source: Source) -> dg.AssetsDefinition:
             f"{metadata['rows_loaded']} rows loaded, "
             f"{metadata['rows_rejected']} rejected, {table_rows} rows in table"
         )
+        for m in mirrored:
+            context.log.info(
+                f"Spark {m.table}: {m.action}, {m.rows_copied} rows copied, "
+                f"{m.rows_in_spark} rows in table"
+            )
+        if mirrored:
+            metadata["spark_rows"] = mirrored[0].rows_in_spark
         return dg.MaterializeResult(metadata=metadata)
 
     _load.__name__ = f"load_{source.table}"

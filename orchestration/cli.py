@@ -116,6 +116,8 @@ def _run_nightly(warehouse: Path) -> None:
     _reset_raw_if_requested(warehouse)
     prepare_dagster_home()
     console.print(f"Warehouse: {warehouse}\nExtracts:  {settings.landing_dir()}")
+    if settings.engine() == "spark":
+        console.print(f"Spark:     {settings.spark_dir()} (CDP_ENGINE=spark)")
 
     from orchestration.definitions import defs
 
@@ -151,11 +153,16 @@ def _reset_raw_if_requested(warehouse: Path) -> None:
     from ingestion.loader import reset_raw_if_requested
 
     with duckdb.connect(str(warehouse)) as con:
-        if reset_raw_if_requested(con):
-            console.print(
-                "Full refresh: dropped the raw tables and the load log, so every "
-                "landing file loads again."
-            )
+        if not reset_raw_if_requested(con):
+            return
+    if settings.engine() == "spark":
+        from ingestion.spark_mirror import drop_spark_raw_tables
+
+        drop_spark_raw_tables()
+    console.print(
+        "Full refresh: dropped the raw tables and the load log, so every "
+        "landing file loads again."
+    )
 
 
 def _print_rejected_files(warehouse: Path) -> None:
@@ -281,6 +288,10 @@ def _activate(warehouse: Path, destinations) -> None:
     run_date = settings.run_date()
     with duckdb.connect(str(warehouse)) as con:
         for destination in destinations:
+            if settings.engine() == "spark":
+                from activation.spark_source import copy_audience_tables
+
+                copy_audience_tables(con, destination)
             result = sync_destination(con, destination, settings.outbox_dir(), run_date)
             failed = sum(len(s.failures) for s in result.segments)
             console.print(
@@ -326,6 +337,9 @@ def trace(
     given = [value for value in (customer_id, email, key) if value]
     if len(given) != 1:
         raise click.UsageError("give exactly one of --customer-id, --email and --key")
+    # TODO: the trace reads the segment's mart and customer_traits from DuckDB.
+    if settings.engine() == "spark":
+        raise click.ClickException(settings.duckdb_only_message("cdp trace"))
     by_name = {d.name: d for d in load_destinations()}
     if destination not in by_name:
         raise click.ClickException(
@@ -503,6 +517,10 @@ def serve(host: str, port: int) -> None:
         is_loopback,
         resolve_credentials,
     )
+
+    # TODO: Customer 360 queries the marts in the DuckDB file on every request.
+    if settings.engine() == "spark":
+        raise click.ClickException(settings.duckdb_only_message("cdp serve"))
 
     try:
         credentials = resolve_credentials(host, os.environ)

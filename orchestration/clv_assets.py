@@ -4,6 +4,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from orchestration import settings
 from orchestration.clv import ClvFit, predict_clv, summarize_orders
 from orchestration.resources import DuckDBWarehouse
 
@@ -13,6 +14,11 @@ UPSTREAM_MODELS = [
     dg.AssetKey(["intermediate", "int_run_context"]),
 ]
 TABLE = "marts.customer_clv"
+# The columns of marts.fct_orders that ORDERS_SQL reads, fetched from Spark.
+SPARK_ORDERS_SQL = """
+select customer_id, ordered_at, total_eur, is_refunded_or_voided
+from marts.fct_orders
+"""
 
 # Same order filter as customer_rfm, so both count the same purchases.
 ORDERS_SQL = """
@@ -42,6 +48,9 @@ where not orders.is_refunded_or_voided
 def customer_clv(
     context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse
 ) -> dg.MaterializeResult:
+    if settings.engine() == "spark":
+        return _customer_clv_on_spark(context)
+
     with warehouse.connect(read_only=True) as con:
         as_of, orders = read_orders(con)
     context.log.info(
@@ -53,6 +62,32 @@ def customer_clv(
         write_predictions(con, fit.predictions, as_of)
     context.log.info("Wrote %d customers into %s", len(fit.predictions), TABLE)
 
+    return dg.MaterializeResult(metadata=clv_metadata(fit, as_of))
+
+
+def _customer_clv_on_spark(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """Fit on the Spark tables and write ``marts.customer_clv`` to Spark.
+
+    The orders' three columns go through an in-memory DuckDB database, so the fit
+    reads and writes the same tables as on DuckDB.
+    """
+    # NOTE: the fit runs in this process on every order, as on DuckDB; it does
+    # not spread over the cluster.
+    from orchestration.spark_tables import copy_from_spark, copy_to_spark
+
+    with duckdb.connect() as con:
+        copy_from_spark(con, SPARK_ORDERS_SQL, "marts.fct_orders")
+        copy_from_spark(
+            con, "intermediate.int_run_context", "intermediate.int_run_context"
+        )
+        as_of, orders = read_orders(con)
+        context.log.info(
+            "Read %d orders as of %s from Spark's marts.fct_orders", len(orders), as_of
+        )
+        fit = predict_clv(summarize_orders(orders, as_of))
+        write_predictions(con, fit.predictions, as_of)
+        copy_to_spark(con, TABLE, TABLE)
+    context.log.info("Wrote %d customers into Spark's %s", len(fit.predictions), TABLE)
     return dg.MaterializeResult(metadata=clv_metadata(fit, as_of))
 
 

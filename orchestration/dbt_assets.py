@@ -19,6 +19,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt.asset_utils import get_manifest_and_translator_from_dbt_assets
 
 from orchestration import settings
 from orchestration.dbt_project import dbt_project, ensure_manifest
@@ -97,17 +98,29 @@ manifest_path = ensure_manifest()
 
 
 def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator:
+    """Run ``dbt build`` for the selected models on the configured engine.
+
+    DuckDB runs the dbt command line; Spark runs dbt in this process on the
+    ``spark`` target (``orchestration/dbt_spark_step.py``).
+    """
     os.environ["CDP_WAREHOUSE"] = str(settings.warehouse_path())
-    invocation = dbt.cli(["build"], context=context)
+    if settings.engine() == "spark":
+        from orchestration.dbt_spark_step import build_on_spark
+
+        manifest = get_manifest_and_translator_from_dbt_assets([context.assets_def])[0]
+        stream, count_rows = build_on_spark(context), _spark_row_counts
+    else:
+        invocation = dbt.cli(["build"], context=context)
+        manifest = invocation.manifest
+        stream, count_rows = invocation.stream(), _row_counts
     # dbt holds DuckDB's write lock until it exits, so rows can be counted only
     # afterwards: the events wait until then and get their tables' row counts.
     events = []
     try:
-        for event in invocation.stream():
+        for event in stream:
             events.append(event)
     finally:
-        manifest = invocation.manifest
-        counts = _row_counts(manifest, events)
+        counts = count_rows(manifest, events)
         for event in events:
             yield _with_row_count(manifest, event, counts)
 
@@ -139,6 +152,23 @@ def _row_counts(manifest: Mapping[str, Any], events: list) -> dict[str, int]:
                 ).fetchone()[0]
     except duckdb.Error as error:
         logger.warning("row counts of the dbt models are missing: %s", error)
+    return counts
+
+
+def _spark_row_counts(manifest: Mapping[str, Any], events: list) -> dict[str, int]:
+    """Count the rows of every table the events materialized, in the Spark catalog."""
+    from orchestration.spark_session import spark_session
+
+    relations = {r for r in (_relation(manifest, e) for e in events) if r}
+    counts = {}
+    for relation in sorted(relations):
+        # The manifest is parsed for DuckDB: '"warehouse"."marts"."x"' names the
+        # Spark table marts.x.
+        table = relation.split(".", 1)[1].replace('"', "`")
+        try:
+            counts[relation] = spark_session().table(table).count()
+        except Exception as error:  # noqa: BLE001 - counts are metadata only
+            logger.warning("row count of %s on Spark is missing: %s", table, error)
     return counts
 
 

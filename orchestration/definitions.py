@@ -7,6 +7,7 @@ import dagster as dg
 from activation.assets import destination_assets
 from identity.assets import identity_resolution
 from ingestion.assets import landing_specs, source_assets, source_checks
+from orchestration import settings
 from orchestration.analyst_copy import analyst_copy
 from orchestration.clv_assets import customer_clv
 from orchestration.dbt_assets import (
@@ -51,4 +52,8 @@ defs = dg.Definitions(
     schedules=[nightly_schedule],
     sensors=[new_extracts_sensor],
     resources=build_resources(),
+    # Spark's local metastore admits one process, so on the Spark engine the runs
+    # the UI starts for a selection of assets keep all their steps in one process
+    # too, like the nightly job.
+    executor=dg.in_process_executor if settings.engine() == "spark" else None,
 )

@@ -17,8 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import dagster as dg
+import duckdb
+import pandas as pd
 
 from ingestion.quality import STAGING_RULES, ExpectationOutcome, validate_frame
+from orchestration import settings
 from orchestration.resources import DuckDBWarehouse
 
 DIM_CUSTOMERS_COLUMNS = "customer_id, email, phone, has_email_consent"
@@ -38,11 +41,9 @@ def staging_key(model: str) -> dg.AssetKey:
     "email and E.164 phone, a consent flag on every row.",
 )
 def dim_customers_expectations(warehouse: DuckDBWarehouse) -> dg.AssetCheckResult:
-    with warehouse.connect(read_only=True) as con:
-        frame = con.execute(
-            f"select {DIM_CUSTOMERS_COLUMNS} from marts.dim_customers"
-        ).df()
-
+    frame = read_columns(
+        warehouse, "marts.dim_customers", DIM_CUSTOMERS_COLUMNS.split(", ")
+    )
     outcomes = validate_frame(frame, "dim_customers")
     return check_result(outcomes, rows_validated=len(frame))
 
@@ -62,17 +63,35 @@ def build_staging_check(model: str) -> dg.AssetChecksDefinition:
         "here and do not block.",
     )
     def _check(warehouse: DuckDBWarehouse) -> dg.AssetCheckResult:
-        columns = ", ".join(f'"{c}"' for c in rules.columns)
         # NOTE: loads every row of the checked columns into pandas. Not measured
         # beyond small generated sets; web events grow fastest.
-        with warehouse.connect(read_only=True) as con:
-            frame = con.execute(f"select {columns} from {STAGING_SCHEMA}.{model}").df()
-
+        frame = read_columns(warehouse, f"{STAGING_SCHEMA}.{model}", rules.columns)
         outcomes = validate_frame(frame, model)
         return check_result(outcomes, rows_validated=len(frame))
 
     _check.__name__ = f"check_{model}_expectations"
     return _check
+
+
+def read_columns(
+    warehouse: DuckDBWarehouse, table: str, columns: Sequence[str]
+) -> pd.DataFrame:
+    """Read ``columns`` of ``table`` from the engine's warehouse into pandas.
+
+    With ``CDP_ENGINE=spark`` the table is read from the Spark catalog, through an
+    in-memory DuckDB database.
+    """
+    if settings.engine() == "spark":
+        from orchestration.spark_tables import copy_from_spark
+
+        selected = ", ".join(f"`{c}`" for c in columns)
+        with duckdb.connect() as con:
+            copy_from_spark(con, f"select {selected} from {table}", "checked_rows")
+            return con.execute("select * from checked_rows").df()
+
+    selected = ", ".join(f'"{c}"' for c in columns)
+    with warehouse.connect(read_only=True) as con:
+        return con.execute(f"select {selected} from {table}").df()
 
 
 def check_result(

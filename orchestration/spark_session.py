@@ -6,11 +6,14 @@ table written by one process (ingestion, identity) is visible to the next (dbt).
 Derby admits one process at a time; the nightly job runs its steps one after
 another, which fits. On a cluster, set ``CDP_SPARK_MASTER`` and point Spark at the
 cluster's metastore through ``SPARK_CONF_DIR`` instead.
+
+NOTE: no test runs a non-local master; docs/spark.md lists what a cluster needs.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from functools import lru_cache
 
 from orchestration.settings import spark_dir
@@ -21,25 +24,45 @@ def spark_conf() -> dict[str, str]:
 
     dbt-spark's session method calls ``SparkSession.builder.getOrCreate()``, so the
     same settings reach it through ``PYSPARK_SUBMIT_ARGS`` (see ``export_spark_conf``).
+    The local warehouse folder and Derby metastore are set only for a ``local``
+    master; on a cluster both come from ``SPARK_CONF_DIR`` (hive-site.xml).
     """
+    from splink.backends.spark import similarity_jar_location
+
     root = spark_dir()
-    metastore = root / "metastore"
-    return {
-        "spark.master": os.environ.get("CDP_SPARK_MASTER", "local[2]"),
+    master = os.environ.get("CDP_SPARK_MASTER", "local[2]")
+    conf = {
+        "spark.master": master,
         "spark.app.name": "cdp",
-        "spark.sql.warehouse.dir": str(root / "warehouse"),
         "spark.sql.catalogImplementation": "hive",
-        "spark.hadoop.javax.jdo.option.ConnectionURL": (
-            f"jdbc:derby:;databaseName={metastore};create=true"
-        ),
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={root}",
         "spark.sql.session.timeZone": "UTC",
         # Small data on two cores: the default 200 shuffle partitions cost more in
         # task start-up than they save.
         "spark.sql.shuffle.partitions": os.environ.get("CDP_SPARK_SHUFFLE_PARTITIONS", "4"),
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
+        # Splink's string similarity functions (jaro_winkler, damerau_levenshtein)
+        # for identity resolution; a jar can only join a session when it starts.
+        "spark.jars": similarity_jar_location(),
     }
+    if master.startswith("local"):
+        conf |= {
+            "spark.sql.warehouse.dir": str(root / "warehouse"),
+            "spark.hadoop.javax.jdo.option.ConnectionURL": (
+                f"jdbc:derby:;databaseName={root / 'metastore'};create=true"
+            ),
+            "spark.driver.extraJavaOptions": f"-Dderby.system.home={root}",
+        }
+    return conf
+
+
+def checkpoint_dir() -> str:
+    """Folder where Splink writes its intermediate tables (``CDP_SPARK_CHECKPOINT_DIR``).
+
+    A URI such as ``hdfs://...`` on a cluster, where every executor must reach it.
+    """
+    default = str(spark_dir() / "checkpoints")
+    return os.environ.get("CDP_SPARK_CHECKPOINT_DIR") or default
 
 
 def export_spark_conf() -> None:
@@ -54,6 +77,10 @@ def spark_session():
     from pyspark.sql import SparkSession
 
     spark_dir().mkdir(parents=True, exist_ok=True)
+    # Python UDFs run in worker processes started with PYSPARK_PYTHON, read once
+    # when the session starts. This interpreter can import the project; the
+    # default, python3 on PATH, may lack its packages.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
     for key, value in spark_conf().items():
         builder = builder.config(key, value)

@@ -9,6 +9,8 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
+from orchestration import settings
+
 LAYERS = (
     "raw",
     "staging",
@@ -18,6 +20,8 @@ LAYERS = (
     "snapshots",
     "activation",
 )
+# Layers that dbt builds, in the Spark catalog when CDP_ENGINE=spark.
+SPARK_LAYERS = ("staging", "intermediate", "marts", "snapshots")
 # Tables in marts named segment_* that list the members of all segments.
 MEMBERSHIP_TABLES = {"segment_memberships", "segment_membership_history"}
 
@@ -46,10 +50,48 @@ def _count(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
     return con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
 
 
+def _spark_counts(schemas: tuple[str, ...]) -> dict[str, dict[str, int]]:
+    """Count the rows of every table of ``schemas`` in Spark, in one Spark query."""
+    from orchestration.spark_session import spark_session
+
+    spark = spark_session()
+    databases = {row.namespace for row in spark.sql("show databases").collect()}
+    tables = [
+        (schema, row.tableName)
+        for schema in schemas
+        if schema in databases
+        for row in spark.sql(f"show tables in {schema}").collect()
+        if not row.isTemporary
+    ]
+    counts: dict[str, dict[str, int]] = {schema: {} for schema in schemas}
+    if not tables:
+        return counts
+    query = " union all ".join(
+        f"select '{schema}' as s, '{table}' as t, count(*) as n "
+        f"from `{schema}`.`{table}`"
+        for schema, table in tables
+    )
+    for row in spark.sql(query).collect():
+        counts[row.s][row.t] = row.n
+    return counts
+
+
 def collect(warehouse: Path) -> RunSummary:
+    """Read the summary of the last run; read-only.
+
+    With ``CDP_ENGINE=spark`` the layers dbt builds (``SPARK_LAYERS``) are counted
+    in the Spark catalog, and the rest in the DuckDB file, which contains the
+    loader's raw tables, identity's tables and activation's state.
+    """
     summary = RunSummary()
+    spark_layers = SPARK_LAYERS if settings.engine() == "spark" else ()
+    spark_counts = _spark_counts(spark_layers) if spark_layers else {}
     with duckdb.connect(str(warehouse), read_only=True) as con:
         for schema in LAYERS:
+            if schema in spark_counts:
+                counts = spark_counts[schema]
+                summary.rows_per_layer[schema] = (len(counts), sum(counts.values()))
+                continue
             tables = _tables(con, schema)
             rows = sum(_count(con, schema, t) for t in tables)
             summary.rows_per_layer[schema] = (len(tables), rows)
@@ -71,14 +113,18 @@ def collect(warehouse: Path) -> RunSummary:
             row = cursor.fetchone()
             summary.identity = dict(zip(names, row, strict=True)) if row else None
 
-        if "dim_customers" in _tables(con, "marts"):
-            summary.known_customers = _count(con, "marts", "dim_customers")
-
-        for table in _tables(con, "marts"):
+        if "marts" in spark_counts:
+            marts = spark_counts["marts"]
+        else:
+            marts = {
+                t: _count(con, "marts", t)
+                for t in _tables(con, "marts")
+                if t == "dim_customers" or t.startswith("segment_")
+            }
+        summary.known_customers = marts.get("dim_customers")
+        for table, rows in marts.items():
             if table.startswith("segment_") and table not in MEMBERSHIP_TABLES:
-                summary.segments[table.removeprefix("segment_")] = _count(
-                    con, "marts", table
-                )
+                summary.segments[table.removeprefix("segment_")] = rows
 
         if "exports" in _tables(con, "activation"):
             summary.exports = con.execute(

@@ -5,10 +5,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from ingestion.sources import SOURCES
 from orchestration import settings
-from orchestration.kpi_report.data import collect
+from orchestration.kpi_report.data import QUERY_TABLES, Rows, collect
 from orchestration.kpi_report.render import CheckResult, render_report
 from orchestration.resources import DuckDBWarehouse
 
@@ -62,6 +63,48 @@ def latest_check_results(
     return results
 
 
+def collect_with_spark(warehouse: DuckDBWarehouse) -> dict[str, Rows | None]:
+    """Run the report queries on copies of their tables, for ``CDP_ENGINE=spark``.
+
+    The marts come from the Spark catalog, the identity metrics and the load log
+    from the DuckDB file, all into an in-memory DuckDB database. The marts it
+    reads are aggregates, except segment_membership_history with one row per
+    segment stay.
+    """
+    from orchestration.spark_session import spark_session
+    from orchestration.spark_tables import copy_from_spark, spark_table_exists
+
+    tables = sorted(set(QUERY_TABLES.values()))
+    with duckdb.connect() as report_con:
+        with warehouse.connect(read_only=True) as con:
+            for schema, table in tables:
+                if schema != "marts" and _duckdb_table_exists(con, schema, table):
+                    rows = con.sql(f"select * from {schema}.{table}")
+                    report_con.register("copied_rows", rows.to_arrow_table())
+                    report_con.execute(f"create schema if not exists {schema}")
+                    report_con.execute(
+                        f"create table {schema}.{table} as select * from copied_rows"
+                    )
+                    report_con.unregister("copied_rows")
+        for schema, table in tables:
+            name = f"{schema}.{table}"
+            if schema == "marts" and spark_table_exists(spark_session(), name):
+                copy_from_spark(report_con, name, name)
+        return collect(report_con)
+
+
+def _duckdb_table_exists(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str
+) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? "
+            "and table_name = ? and table_catalog = current_database()",
+            [schema, table],
+        ).fetchall()[0][0]
+    )
+
+
 def build_kpi_report(check_keys: Sequence[dg.AssetCheckKey]) -> dg.AssetsDefinition:
     """Build the report asset; its data-quality section lists ``check_keys``.
 
@@ -83,8 +126,11 @@ def build_kpi_report(check_keys: Sequence[dg.AssetCheckKey]) -> dg.AssetsDefinit
     def kpi_report(
         context: dg.AssetExecutionContext, warehouse: DuckDBWarehouse
     ) -> dg.MaterializeResult:
-        with warehouse.connect(read_only=True) as con:
-            results = collect(con)
+        if settings.engine() == "spark":
+            results = collect_with_spark(warehouse)
+        else:
+            with warehouse.connect(read_only=True) as con:
+                results = collect(con)
         checks = latest_check_results(context.instance, list(check_keys))
 
         run_date = settings.run_date()

@@ -68,6 +68,8 @@ def erase_requested_people(
         # The analytics views read the key, and they run after this step.
         store.pseudonym_key(con)
         results = erasure.process_pending_requests(con, folders)
+        if results and settings.engine() == "spark":
+            _erase_from_spark(context, con)
     for result in results:
         context.log.info(
             f"erasure request {result.request_id}: {result.customers} customer ids, "
@@ -79,6 +81,32 @@ def erase_requested_people(
             "requests_processed": len(results),
             "rows_removed": sum(sum(r.rows.values()) for r in results),
         }
+    )
+
+
+def _erase_from_spark(context: dg.AssetExecutionContext, con) -> None:
+    """Copy the erased raw and identity tables over their Spark copies.
+
+    Rewriting a table replaces its Parquet files, so no erased value stays in
+    Spark's raw or identity database. dbt rebuilds staging, intermediate and
+    the marts from raw tonight.
+    """
+    from identity.spark_catalog import publish_identity_tables
+    from ingestion.spark_mirror import mirror_all_sources
+
+    mirrored = mirror_all_sources(con)
+    rewritten = [m.table for m in mirrored if m.action == "rewritten"]
+    publish_identity_tables(con)
+    context.log.info(
+        f"rewrote {len(rewritten)} Spark raw tables and the identity tables after "
+        "erasure"
+    )
+    # TODO: the dbt snapshot snapshots.segment_memberships_snapshot outlives a
+    # night in Spark too and keeps the erased customer ids; on DuckDB,
+    # erasure.process_pending_requests deletes them.
+    context.log.warning(
+        "erasure on Spark: snapshots.segment_memberships_snapshot in the Spark "
+        "catalog is not erased yet and keeps the erased customer ids"
     )
 
 

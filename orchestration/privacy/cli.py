@@ -104,6 +104,10 @@ def export_subject(
     from orchestration.privacy.access import collect_subject, write_private
     from orchestration.resources import CONNECT_TIMEOUT_SECONDS, connect_with_retry
 
+    # TODO: collect_subject reads the marts; on Spark they are in the Spark catalog.
+    if settings.engine() == "spark":
+        raise click.ClickException(settings.duckdb_only_message("cdp export-subject"))
+
     kind, value = _identifier(email, phone, customer_id)
     warehouse = settings.warehouse_path()
     if not warehouse.exists():
