@@ -14,6 +14,11 @@
     nullif(lower(regexp_extract({{ url }}, '^[A-Za-z][A-Za-z0-9+.-]*://([^/:?#]+)', 1)), '')
 {%- endmacro %}
 
+{# Spark's regexp_extract also returns '' when the pattern does not match. #}
+{% macro spark__url_host(url) -%}
+    nullif(lower(regexp_extract({{ url }}, '^[A-Za-z][A-Za-z0-9+.-]*://([^/:?#]+)', 1)), '')
+{%- endmacro %}
+
 
 {#
     Value of a query parameter of a URL ('utm_source' of
@@ -29,5 +34,9 @@
 {% endmacro %}
 
 {% macro duckdb__url_query_parameter(url, parameter_name) -%}
+    nullif(regexp_extract({{ url }}, '[?&]{{ parameter_name }}=([^&#]*)', 1), '')
+{%- endmacro %}
+
+{% macro spark__url_query_parameter(url, parameter_name) -%}
     nullif(regexp_extract({{ url }}, '[?&]{{ parameter_name }}=([^&#]*)', 1), '')
 {%- endmacro %}
