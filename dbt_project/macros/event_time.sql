@@ -23,3 +23,13 @@
 ) -%}
     {{ received_at }} - ({{ sent_at }} - {{ original_timestamp }})
 {%- endmacro %}
+
+{# Microseconds since the epoch, so the result keeps DuckDB's precision. #}
+{% macro spark__correct_clock_skew(
+    original_timestamp, sent_at, received_at
+) -%}
+    timestamp_micros(
+        unix_micros({{ received_at }})
+        - (unix_micros({{ sent_at }}) - unix_micros({{ original_timestamp }}))
+    )
+{%- endmacro %}

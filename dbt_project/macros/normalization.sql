@@ -1,8 +1,8 @@
 {#
-    Contact-field normalizers. On DuckDB they call the Python functions that
-    ingestion/dbt_udfs.py registers on each dbt connection (see ingestion/normalize.py
-    for the rules). Another engine needs its own <adapter>__ implementation, for
-    example a Spark UDF registered under the same name.
+    Contact-field normalizers. They call the Python functions in
+    ingestion/normalize.py, which ingestion/dbt_udfs.py registers on each DuckDB
+    connection and ingestion/spark_udfs.py on the Spark session, under the same
+    names. Another engine needs its own <adapter>__ implementation.
     Arguments are SQL expressions, e.g. cdp.normalize_phone('phone_number', "'DE'").
 #}
 
@@ -16,6 +16,10 @@
 {% endmacro %}
 
 {% macro duckdb__normalize_email(expression) -%}
+    cdp_normalize_email({{ expression }})
+{%- endmacro %}
+
+{% macro spark__normalize_email(expression) -%}
     cdp_normalize_email({{ expression }})
 {%- endmacro %}
 
@@ -35,6 +39,10 @@
     cdp_normalize_phone({{ expression }}, {{ region }})
 {%- endmacro %}
 
+{% macro spark__normalize_phone(expression, region) -%}
+    cdp_normalize_phone({{ expression }}, {{ region }})
+{%- endmacro %}
+
 
 {# Person or place name, trimmed, whitespace collapsed, display case. #}
 {% macro normalize_name(expression) %}
@@ -46,6 +54,10 @@
 {% endmacro %}
 
 {% macro duckdb__normalize_name(expression) -%}
+    cdp_normalize_name({{ expression }})
+{%- endmacro %}
+
+{% macro spark__normalize_name(expression) -%}
     cdp_normalize_name({{ expression }})
 {%- endmacro %}
 
@@ -63,6 +75,10 @@
     cdp_normalize_postal_code({{ expression }}, {{ country_code }})
 {%- endmacro %}
 
+{% macro spark__normalize_postal_code(expression, country_code) -%}
+    cdp_normalize_postal_code({{ expression }}, {{ country_code }})
+{%- endmacro %}
+
 
 {# ISO 3166-1 alpha-2 code from a country name (English or German) or code. #}
 {% macro normalize_country(expression) %}
@@ -74,6 +90,10 @@
 {% endmacro %}
 
 {% macro duckdb__normalize_country(expression) -%}
+    cdp_normalize_country({{ expression }})
+{%- endmacro %}
+
+{% macro spark__normalize_country(expression) -%}
     cdp_normalize_country({{ expression }})
 {%- endmacro %}
 
@@ -93,6 +113,10 @@
     cdp_first_name_from_full_name({{ expression }})
 {%- endmacro %}
 
+{% macro spark__first_name_from_full_name(expression) -%}
+    cdp_first_name_from_full_name({{ expression }})
+{%- endmacro %}
+
 {% macro last_name_from_full_name(expression) %}
     {{ return(adapter.dispatch('last_name_from_full_name', 'cdp')(expression)) }}
 {% endmacro %}
@@ -102,6 +126,10 @@
 {% endmacro %}
 
 {% macro duckdb__last_name_from_full_name(expression) -%}
+    cdp_last_name_from_full_name({{ expression }})
+{%- endmacro %}
+
+{% macro spark__last_name_from_full_name(expression) -%}
     cdp_last_name_from_full_name({{ expression }})
 {%- endmacro %}
 

@@ -70,6 +70,78 @@
     end
 {%- endmacro %}
 
+{#
+    Spark reads text without an offset in the session time zone, which
+    orchestration/spark_session.py sets to UTC. Its cast to timestamp reads more
+    layouts than DuckDB's ('2026', '2026-01', a space before the offset), so the
+    regular expressions admit only what the DuckDB casts read. Single-letter patterns read one or two digits, as DuckDB's
+    strptime does. NOTE: DuckDB's strptime also reads a two-digit year for %Y
+    ('12.04.85' as year 85); Spark returns null for it.
+#}
+{% macro spark__parse_timestamp_utc(expression, local_time_zone) -%}
+    {%- set text = "trim(" ~ expression ~ ")" -%}
+    {%- set local_time -%}
+        coalesce(
+            case
+                when {{ text }} rlike r'^\d{4}-\d{1,2}-\d{1,2}([ T]|$)'
+                    then try_cast({{ text }} as timestamp)
+            end,
+            try_to_timestamp({{ text }}, 'd.M.yyyy H:m:s'),
+            try_to_timestamp({{ text }}, 'd.M.yyyy H:m'),
+            try_to_timestamp({{ text }}, 'd.M.yyyy'),
+            try_to_timestamp({{ text }}, 'yyyy/M/d H:m:s')
+        )
+    {%- endset -%}
+    case
+        when {{ text }} rlike r'\d:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)$'
+            then coalesce(
+                case
+                    when {{ text }} rlike r'\d(Z|[+-]\d{2}(:?\d{2})?)$'
+                        then try_cast({{ text }} as timestamp)
+                end,
+                try_to_timestamp({{ text }}, 'yyyy-M-d H:m:s xx'),
+                try_to_timestamp({{ text }}, 'yyyy-M-d H:m:s xxx'),
+                try_to_timestamp({{ text }}, 'yyyy-M-d H:m xx'),
+                try_to_timestamp({{ text }}, 'yyyy-M-d H:m xxx')
+            )
+        when {{ text }} rlike r'^\d{9,10}(\.\d+)?$'
+            then timestamp_seconds(cast({{ text }} as decimal(20, 6)))
+        else {{ cdp.spark_local_to_utc(local_time, local_time_zone) }}
+    end
+{%- endmacro %}
+
+{#
+    UTC time of a wall-clock time in time_zone. In the hour that occurs twice when
+    summer time ends, DuckDB takes the second occurrence (standard time) and Spark's
+    to_utc_timestamp the first, so the later instant is used when the wall-clock
+    time maps to it as well. The offset after the change is read three hours after
+    the first instant. A time that does not exist (when summer time starts) moves
+    forward on both engines. transform() over a one-element array names the parsed
+    time, so Spark parses the text once although the expression reads it often.
+#}
+{% macro spark_local_to_utc(local_time, time_zone) -%}
+    {%- if time_zone == 'UTC' -%}
+        {{ local_time }}
+    {%- else -%}
+        {%- set first = "to_utc_timestamp(wall_clock, '" ~ time_zone ~ "')" -%}
+        {%- set probe = "timestampadd(hour, 3, " ~ first ~ ")" -%}
+        {%- set later -%}
+            timestamp_micros(unix_micros(wall_clock) - (
+                unix_micros(from_utc_timestamp({{ probe }}, '{{ time_zone }}'))
+                - unix_micros({{ probe }})
+            ))
+        {%- endset -%}
+        transform(array({{ local_time }}), wall_clock ->
+            case
+                when {{ later }} > {{ first }}
+                    and from_utc_timestamp({{ later }}, '{{ time_zone }}') = wall_clock
+                    then {{ later }}
+                else {{ first }}
+            end
+        )[0]
+    {%- endif -%}
+{%- endmacro %}
+
 
 {# Date from ISO (1985-04-12), German (12.04.1985) or day-first slash (12/04/1985)
    text; null when unparsable. #}
@@ -85,6 +157,19 @@
     cast(coalesce(
         try_cast(trim({{ expression }}) as timestamp),
         try_strptime(trim({{ expression }}), ['%d.%m.%Y', '%d/%m/%Y', '%Y%m%d'])
+    ) as date)
+{%- endmacro %}
+
+{% macro spark__parse_date(expression) -%}
+    {%- set text = "trim(" ~ expression ~ ")" -%}
+    cast(coalesce(
+        case
+            when {{ text }} rlike r'^\d{4}-\d{1,2}-\d{1,2}([ T]|$)'
+                then try_cast({{ text }} as timestamp)
+        end,
+        try_to_timestamp({{ text }}, 'd.M.yyyy'),
+        try_to_timestamp({{ text }}, 'd/M/yyyy'),
+        try_to_timestamp({{ text }}, 'yyyyMMdd')
     ) as date)
 {%- endmacro %}
 
@@ -106,6 +191,11 @@
     end
 {%- endmacro %}
 
+{# get_json_object returns null for text that is not valid JSON. #}
+{% macro spark__json_text(expression, path) -%}
+    nullif(trim(get_json_object({{ expression }}, '$.{{ path }}')), '')
+{%- endmacro %}
+
 
 {# True when the text matches a regular expression (not anchored; use ^ and $). #}
 {% macro regexp_like(expression, pattern) %}
@@ -118,4 +208,9 @@
 
 {% macro duckdb__regexp_like(expression, pattern) -%}
     regexp_matches({{ expression }}, '{{ pattern }}')
+{%- endmacro %}
+
+{# A raw string literal, because Spark reads backslashes in '...' as escapes. #}
+{% macro spark__regexp_like(expression, pattern) -%}
+    {{ expression }} rlike r'{{ pattern }}'
 {%- endmacro %}

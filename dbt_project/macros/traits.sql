@@ -35,12 +35,13 @@
 
 {# Number of rows in the group where condition is true (portable count_if). #}
 {% macro count_if(condition) -%}
-    sum(case when {{ condition }} then 1 else 0 end)
+    cast(sum(case when {{ condition }} then 1 else 0 end) as {{ dbt.type_bigint() }})
 {%- endmacro %}
 
-{# numerator / denominator as a float, null when the denominator is 0 or null. #}
+{# numerator / denominator as a double, null when the denominator is 0 or null.
+   Not dbt.type_float(), which is a 4-byte float on DuckDB and a double on Spark. #}
 {% macro safe_ratio(numerator, denominator) -%}
-    cast({{ numerator }} as {{ dbt.type_float() }})
+    cast({{ numerator }} as double)
         / nullif({{ denominator }}, 0)
 {%- endmacro %}
 

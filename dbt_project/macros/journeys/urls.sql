@@ -14,6 +14,11 @@
     nullif(lower(regexp_extract({{ url }}, '^[A-Za-z][A-Za-z0-9+.-]*://([^/:?#]+)', 1)), '')
 {%- endmacro %}
 
+{# Spark's regexp_extract also returns '' when the pattern does not match. #}
+{% macro spark__url_host(url) -%}
+    nullif(lower(regexp_extract({{ url }}, '^[A-Za-z][A-Za-z0-9+.-]*://([^/:?#]+)', 1)), '')
+{%- endmacro %}
+
 
 {#
     Value of a query parameter of a URL ('utm_source' of
@@ -32,6 +37,9 @@
     nullif(regexp_extract({{ url }}, '[?&]{{ parameter_name }}=([^&#]*)', 1), '')
 {%- endmacro %}
 
+{% macro spark__url_query_parameter(url, parameter_name) -%}
+    nullif(regexp_extract({{ url }}, '[?&]{{ parameter_name }}=([^&#]*)', 1), '')
+{%- endmacro %}
 
 {#
     A URL without its query string and fragment ('https://shop.example/p?email=x#top'
@@ -70,4 +78,12 @@
         '[?#].*$',
         ''
     ), '')
+{%- endmacro %}
+
+{% macro spark__url_without_query(url) -%}
+    {{ cdp.duckdb__url_without_query(url) }}
+{%- endmacro %}
+
+{% macro spark__url_path(url) -%}
+    {{ cdp.duckdb__url_path(url) }}
 {%- endmacro %}

@@ -38,13 +38,14 @@ record_events as (
 ),
 
 -- A unique order of each record's events, so the latest trait value is
--- deterministic when two events share a timestamp.
+-- deterministic when two events share a timestamp. Events without a time count as
+-- the latest (nulls last is DuckDB's default; Spark sorts nulls first).
 sequenced as (
 
     select
         *,
         row_number() over (
-            partition by source_record_id order by occurred_at, message_id
+            partition by source_record_id order by occurred_at nulls last, message_id
         ) as event_sequence
     from record_events
 

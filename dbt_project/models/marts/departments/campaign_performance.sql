@@ -29,7 +29,7 @@ engagement as (
             as clicked_customers,
         count(distinct case when activity_type = 'unsubscribed' then customer_id end)
             as unsubscribed_customers,
-        sum(case when activity_type = 'clicked' then 1 else 0 end) as click_count
+        {{ cdp.count_if("activity_type = 'clicked'") }} as click_count
     from email_activities
     where campaign_id is not null
     group by campaign_id
@@ -40,14 +40,18 @@ attributed as (
 
     select
         email_campaign_id as campaign_id,
-        sum(case when attribution_model = 'first_touch' then 1 else 0 end)
+        {{ cdp.count_if("attribution_model = 'first_touch'") }}
             as first_touch_orders,
-        sum(case when attribution_model = 'first_touch' then attributed_revenue_eur else 0 end)
-            as first_touch_revenue_eur,
-        sum(case when attribution_model = 'last_touch' then 1 else 0 end)
+        cast(
+            sum(case when attribution_model = 'first_touch' then attributed_revenue_eur else 0 end)
+            as decimal(38, 2)
+        ) as first_touch_revenue_eur,
+        {{ cdp.count_if("attribution_model = 'last_touch'") }}
             as last_touch_orders,
-        sum(case when attribution_model = 'last_touch' then attributed_revenue_eur else 0 end)
-            as last_touch_revenue_eur
+        cast(
+            sum(case when attribution_model = 'last_touch' then attributed_revenue_eur else 0 end)
+            as decimal(38, 2)
+        ) as last_touch_revenue_eur
     from attribution
     where touch_type = 'email_click'
     group by email_campaign_id
@@ -65,11 +69,11 @@ final as (
         engagement.clicked_customers,
         engagement.unsubscribed_customers,
         engagement.click_count,
-        1.0 * engagement.opened_customers / nullif(engagement.sent_customers, 0)
+        {{ cdp.safe_ratio('engagement.opened_customers', 'engagement.sent_customers') }}
             as open_rate,
-        1.0 * engagement.clicked_customers / nullif(engagement.sent_customers, 0)
+        {{ cdp.safe_ratio('engagement.clicked_customers', 'engagement.sent_customers') }}
             as click_rate,
-        1.0 * engagement.clicked_customers / nullif(engagement.opened_customers, 0)
+        {{ cdp.safe_ratio('engagement.clicked_customers', 'engagement.opened_customers') }}
             as click_to_open_rate,
         coalesce(attributed.first_touch_orders, 0) as first_touch_orders,
         coalesce(attributed.first_touch_revenue_eur, 0) as first_touch_revenue_eur,

@@ -85,8 +85,9 @@ final as (
         ) }} as months_since_first_order,
         cohort_months.cohort_customers,
         coalesce(retained.ordering_customers, 0) as ordering_customers,
-        1.0 * coalesce(retained.ordering_customers, 0)
-            / cohort_months.cohort_customers as retention_rate
+        {{ cdp.safe_ratio(
+            'coalesce(retained.ordering_customers, 0)', 'cohort_months.cohort_customers'
+        ) }} as retention_rate
     from cohort_months
     left join retained
         on cohort_months.cohort_month_start_date = retained.cohort_month_start_date

@@ -65,14 +65,15 @@ order_kpis as (
 
     select
         month_start_date,
-        sum(revenue_eur) as revenue_eur,
-        sum(order_count) as order_count,
+        cast(sum(revenue_eur) as decimal(38, 2)) as revenue_eur,
+        cast(sum(order_count) as {{ dbt.type_bigint() }}) as order_count,
         count(*) as buying_customers,
-        sum(case when is_new_customer then 1 else 0 end) as new_customers,
-        sum(case when is_new_customer then 0 else 1 end) as returning_customers,
-        sum(case when is_new_customer then revenue_eur else 0 end)
+        {{ cdp.count_if("is_new_customer") }} as new_customers,
+        {{ cdp.count_if("not coalesce(is_new_customer, false)") }}
+            as returning_customers,
+        cast(sum(case when is_new_customer then revenue_eur else 0 end) as decimal(38, 2))
             as new_customer_revenue_eur,
-        sum(case when is_new_customer then 0 else revenue_eur end)
+        cast(sum(case when is_new_customer then 0 else revenue_eur end) as decimal(38, 2))
             as returning_customer_revenue_eur
     from customer_months
     group by month_start_date
@@ -122,7 +123,7 @@ final as (
         months.month_start_date,
         coalesce(order_kpis.revenue_eur, 0) as revenue_eur,
         coalesce(order_kpis.order_count, 0) as order_count,
-        order_kpis.revenue_eur / nullif(order_kpis.order_count, 0)
+        {{ cdp.safe_ratio('order_kpis.revenue_eur', 'order_kpis.order_count') }}
             as average_order_value_eur,
         coalesce(activity_kpis.active_customers, 0) as active_customers,
         coalesce(order_kpis.buying_customers, 0) as buying_customers,

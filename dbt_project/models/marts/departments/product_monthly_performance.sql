@@ -49,8 +49,12 @@ lines as (
         order_lines.sku,
         order_lines.product_name as line_product_name,
         order_lines.quantity,
+        -- A double, as DuckDB divides decimals; Spark's decimal division would
+        -- round the share to fewer digits.
         order_lines.line_amount
-            * coalesce(orders.subtotal / nullif(order_gross.gross_amount, 0), 1)
+            * coalesce(
+                cast(orders.subtotal as double) / nullif(order_gross.gross_amount, 0), 1
+            )
             * fx_rates.rate_to_eur as revenue_eur,
         cast({{ dbt.date_trunc('month', 'orders.ordered_at') }} as date)
             as month_start_date
@@ -91,8 +95,8 @@ product_months as (
         month_start_date,
         {{ cdp.min_by_non_null('product_name', 'product_name') }} as product_name,
         min(category) as category,
-        sum(quantity) as units,
-        cast(sum(revenue_eur) as decimal(18, 2)) as revenue_eur,
+        cast(sum(quantity) as {{ dbt.type_bigint() }}) as units,
+        {{ cdp.double_to_decimal('sum(revenue_eur)', 18, 2) }} as revenue_eur,
         count(distinct order_id) as order_count
     from products
     group by product_id, month_start_date
@@ -195,8 +199,9 @@ with_change as (
     select
         *,
         revenue_eur - previous_month_revenue_eur as revenue_change_eur,
-        1.0 * (revenue_eur - previous_month_revenue_eur)
-            / nullif(previous_month_revenue_eur, 0) as revenue_change_rate
+        {{ cdp.safe_ratio(
+            'revenue_eur - previous_month_revenue_eur', 'previous_month_revenue_eur'
+        ) }} as revenue_change_rate
     from previous_months
 
 ),

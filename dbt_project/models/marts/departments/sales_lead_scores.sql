@@ -102,9 +102,9 @@ email_engagement as (
 
     select
         email_activities.customer_id,
-        sum(case when email_activities.activity_type = 'opened' then 1 else 0 end)
+        {{ cdp.count_if("email_activities.activity_type = 'opened'") }}
             as email_opens,
-        sum(case when email_activities.activity_type = 'clicked' then 1 else 0 end)
+        {{ cdp.count_if("email_activities.activity_type = 'clicked'") }}
             as email_clicks
     from email_activities
     cross join run_context

@@ -120,10 +120,10 @@ final as (
         touchpoint_type,
         source_record_id,
         detail,
-        row_number() over (
+        cast(row_number() over (
             partition by customer_id
             order by occurred_at, source, touchpoint_type, source_record_id
-        ) as touchpoint_number
+        ) as {{ dbt.type_bigint() }}) as touchpoint_number
     from touchpoints
     where customer_id is not null
         and occurred_at is not null

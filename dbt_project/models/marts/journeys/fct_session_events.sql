@@ -98,11 +98,11 @@ numbered as (
 
     select
         *,
-        sum(is_session_start) over (
+        cast(sum(is_session_start) over (
             partition by visitor_id
             order by occurred_at, event_id
             rows between unbounded preceding and current row
-        ) as session_number
+        ) as {{ dbt.type_bigint() }}) as session_number
     from session_starts
 
 ),
@@ -114,9 +114,9 @@ session_bounds as (
         min(occurred_at) over (
             partition by visitor_id, session_number
         ) as session_started_at,
-        row_number() over (
+        cast(row_number() over (
             partition by visitor_id, session_number order by occurred_at, event_id
-        ) as event_number
+        ) as {{ dbt.type_bigint() }}) as event_number
     from numbered
 
 ),

@@ -32,7 +32,7 @@ sessions as (
         min(occurred_at) as started_at,
         max(occurred_at) as ended_at,
         count(*) as event_count,
-        sum(case when event_type in ('page', 'screen') then 1 else 0 end)
+        {{ cdp.count_if("event_type in ('page', 'screen')") }}
             as pageview_count,
         -- App sessions have no page path, so their landing page is the first
         -- screen name.

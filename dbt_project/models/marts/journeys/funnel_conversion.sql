@@ -103,9 +103,9 @@ counts as (
         month_start_date,
         channel,
         count(*) as session_count,
-        sum(case when has_product_view then 1 else 0 end) as product_view_session_count,
-        sum(case when has_cart then 1 else 0 end) as cart_session_count,
-        sum(case when has_order then 1 else 0 end) as order_session_count
+        {{ cdp.count_if("has_product_view") }} as product_view_session_count,
+        {{ cdp.count_if("has_cart") }} as cart_session_count,
+        {{ cdp.count_if("has_order") }} as order_session_count
     from session_steps
     group by month_start_date, channel
 
@@ -120,13 +120,13 @@ final as (
         product_view_session_count,
         cart_session_count,
         order_session_count,
-        1.0 * product_view_session_count / nullif(session_count, 0)
+        {{ cdp.safe_ratio('product_view_session_count', 'session_count') }}
             as product_view_rate,
-        1.0 * cart_session_count / nullif(product_view_session_count, 0)
+        {{ cdp.safe_ratio('cart_session_count', 'product_view_session_count') }}
             as cart_rate,
-        1.0 * order_session_count / nullif(cart_session_count, 0)
+        {{ cdp.safe_ratio('order_session_count', 'cart_session_count') }}
             as order_rate,
-        1.0 * order_session_count / nullif(session_count, 0)
+        {{ cdp.safe_ratio('order_session_count', 'session_count') }}
             as session_conversion_rate
     from counts
 

@@ -17,7 +17,8 @@ ranked as (
 
     select
         *,
-        rank() over (order by predicted_clv_12m_eur desc) as predicted_clv_rank,
+        cast(rank() over (order by predicted_clv_12m_eur desc) as {{ dbt.type_bigint() }})
+            as predicted_clv_rank,
         count(*) over () as customers_with_prediction
     from traits
     where predicted_clv_12m_eur is not null

@@ -25,7 +25,7 @@ order_stats as (
     select
         orders.customer_id,
         count(*) as order_count,
-        sum(orders.total_eur) as revenue_eur,
+        cast(sum(orders.total_eur) as decimal(38, 2)) as revenue_eur,
         min(orders.ordered_at) as first_order_at,
         max(orders.ordered_at) as last_order_at,
         max(run_context.as_of_at) as as_of_at
@@ -64,7 +64,10 @@ final as (
         customer_id,
         order_count,
         revenue_eur,
-        cast(revenue_eur / order_count as decimal(18, 2)) as average_order_value_eur,
+        -- Divided as doubles, as DuckDB divides decimals; Spark's decimal division
+        -- rounds half cents differently.
+        {{ cdp.double_to_decimal('cast(revenue_eur as double) / order_count', 18, 2) }}
+            as average_order_value_eur,
         first_order_at,
         last_order_at,
         days_since_last_order,

@@ -23,9 +23,9 @@ source as (
     select
         cast(null as {{ dbt.type_string() }}) as customer_id,
         cast(null as {{ dbt.type_int() }}) as frequency,
-        cast(null as {{ dbt.type_float() }}) as p_alive,
-        cast(null as {{ dbt.type_float() }}) as expected_purchases_90d,
-        cast(null as {{ dbt.type_float() }}) as predicted_clv_12m_eur,
+        cast(null as double) as p_alive,
+        cast(null as double) as expected_purchases_90d,
+        cast(null as double) as predicted_clv_12m_eur,
         cast(null as {{ dbt.type_timestamp() }}) as as_of_at
     where 1 = 0
 
@@ -38,9 +38,9 @@ final as (
     select
         cast(customer_id as {{ dbt.type_string() }}) as customer_id,
         cast(frequency as {{ dbt.type_int() }}) as repeat_purchase_count,
-        cast(p_alive as {{ dbt.type_float() }}) as p_alive,
-        cast(expected_purchases_90d as {{ dbt.type_float() }}) as expected_purchases_90d,
-        cast(predicted_clv_12m_eur as {{ dbt.type_float() }}) as predicted_clv_12m_eur,
+        cast(p_alive as double) as p_alive,
+        cast(expected_purchases_90d as double) as expected_purchases_90d,
+        cast(predicted_clv_12m_eur as double) as predicted_clv_12m_eur,
         cast(as_of_at as {{ dbt.type_timestamp() }}) as clv_as_of_at
     from source
 

@@ -69,7 +69,7 @@ line_totals as (
     select
         order_id,
         count(*) as line_count,
-        sum(quantity) as item_count
+        cast(sum(quantity) as {{ dbt.type_bigint() }}) as item_count
     from latest_lines
     group by order_id
 
