@@ -8,6 +8,12 @@ replaced by that record's own label until it points at a root (pointer jumping).
 rounds repeat until no label changes, which labels every component with its smallest
 record_key.
 
+The rounds run on integer node numbers, given in record_key order so that the
+smallest number is the smallest record_key, because joins and GROUP BYs on integers
+are several times faster than on the text keys. Because labels only decrease, a round
+changed no label exactly when the sum of the labels stayed the same, so convergence
+needs no join with the previous labels.
+
 That label, ``cluster_key``, names a component within one run only.
 ``identity.stable_ids`` turns components into customer ids that persist across runs.
 """
@@ -25,13 +31,13 @@ from identity.tables import PERSON_RECORDS, scratch_table
 
 logger = logging.getLogger(__name__)
 
+NODES = scratch_table("cluster_nodes")
 EDGES = scratch_table("cluster_edges")
 LABELS = scratch_table("cluster_labels")
-NEXT_LABELS = scratch_table("cluster_labels_next")
 RECORD_CLUSTERS = scratch_table("record_clusters")
 
 # A guard against a loop that never settles, which would be a bug because labels only
-# decrease. The 2,000-customer sample settles in 4 rounds.
+# decrease. The 2,000-customer sample settles in 4 rounds, 990,000 records in 7.
 MAX_ROUNDS = 1000
 
 
@@ -43,17 +49,21 @@ def cluster_records(con: duckdb.DuckDBPyConnection) -> int:
     is the smallest record_key of the record's component. Returns the number of
     components.
     """
-    _write_edges(con)
+    _write_nodes_and_edges(con)
     con.execute(f"""
         create or replace table {LABELS} as
-        select record_key, record_key as label from {PERSON_RECORDS}
+        select node, node as label from {NODES}
     """)
 
     rounds = _propagate_labels(con)
     con.execute(f"""
         create or replace table {RECORD_CLUSTERS} as
-        select record_key, label as cluster_key
-        from {LABELS}
+        select n.record_key, root.record_key as cluster_key
+        from {NODES} as n
+        inner join {LABELS} as l
+            on n.node = l.node
+        inner join {NODES} as root
+            on l.label = root.node
     """)
 
     customers = fetch_value(
@@ -63,44 +73,62 @@ def cluster_records(con: duckdb.DuckDBPyConnection) -> int:
     return customers
 
 
-def _write_edges(con: duckdb.DuckDBPyConnection) -> None:
-    # Both directions, so one join finds every neighbour of a record.
+def _write_nodes_and_edges(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"""
+        create or replace table {NODES} as
+        select record_key, row_number() over (order by record_key) as node
+        from {PERSON_RECORDS}
+    """)
+    # Both directions, so one join finds every neighbour of a record. Duplicates are
+    # removed on the node numbers, which is cheaper than on the record keys.
     con.execute(f"""
         create or replace table {EDGES} as
         with links as (
             select record_key_l, record_key_r from {IDENTIFIER_LINKS}
-            union
+            union all
             select record_key_l, record_key_r from {SPLINK_LINKS}
+        ),
+
+        numbered as (
+            select distinct l.node as node_l, r.node as node_r
+            from links
+            inner join {NODES} as l on links.record_key_l = l.record_key
+            inner join {NODES} as r on links.record_key_r = r.record_key
         )
 
-        select record_key_l as record_key, record_key_r as neighbour from links
-        union
-        select record_key_r as record_key, record_key_l as neighbour from links
+        select node_l as node, node_r as neighbour from numbered
+        union all
+        select node_r, node_l from numbered
     """)
 
 
 def _propagate_labels(con: duckdb.DuckDBPyConnection) -> int:
+    label_sum = _label_sum(con)
     for round_number in range(1, MAX_ROUNDS + 1):
         con.execute(f"""
-            create or replace table {NEXT_LABELS} as
+            create or replace table {LABELS} as
             with candidate_labels as (
-                select record_key, label from {LABELS}
+                select node, label from {LABELS}
                 union all
-                select e.record_key, n.label
+                select e.node, n.label
                 from {EDGES} as e
                 inner join {LABELS} as n
-                    on e.neighbour = n.record_key
+                    on e.neighbour = n.node
             )
 
-            select record_key, min(label) as label
+            select node, min(label) as label
             from candidate_labels
-            group by record_key
+            group by node
         """)
-        changed = _replace_labels(con)
-        logger.debug("Clustering round %d changed %d labels", round_number, changed)
-        if changed == 0:
+        previous_sum, label_sum = label_sum, _label_sum(con)
+        logger.debug(
+            "Clustering round %d lowered the label sum by %d",
+            round_number,
+            previous_sum - label_sum,
+        )
+        if label_sum == previous_sum:
             return round_number
-        _jump_to_root_labels(con)
+        label_sum = _jump_to_root_labels(con, label_sum)
 
     raise RuntimeError(
         f"Connected components did not converge in {MAX_ROUNDS} rounds, although "
@@ -108,30 +136,21 @@ def _propagate_labels(con: duckdb.DuckDBPyConnection) -> int:
     )
 
 
-def _jump_to_root_labels(con: duckdb.DuckDBPyConnection) -> None:
-    # A label is itself a record_key with a smaller or equal label, so labels form a
+def _jump_to_root_labels(con: duckdb.DuckDBPyConnection, label_sum: int) -> int:
+    # A label is itself a node with a smaller or equal label, so labels form a
     # forest. Replacing each label by its label's label halves every path to a root.
     while True:
         con.execute(f"""
-            create or replace table {NEXT_LABELS} as
-            select r.record_key, parent.label
+            create or replace table {LABELS} as
+            select r.node, parent.label
             from {LABELS} as r
             inner join {LABELS} as parent
-                on r.label = parent.record_key
+                on r.label = parent.node
         """)
-        if _replace_labels(con) == 0:
-            return
+        previous_sum, label_sum = label_sum, _label_sum(con)
+        if label_sum == previous_sum:
+            return label_sum
 
 
-def _replace_labels(con: duckdb.DuckDBPyConnection) -> int:
-    changed = fetch_value(
-        con,
-        f"""
-        select count(*)
-        from {NEXT_LABELS} as n
-        inner join {LABELS} as o using (record_key)
-        where n.label <> o.label
-    """,
-    )
-    con.execute(f"create or replace table {LABELS} as from {NEXT_LABELS}")
-    return changed
+def _label_sum(con: duckdb.DuckDBPyConnection) -> int:
+    return fetch_value(con, f"select coalesce(sum(label), 0) from {LABELS}")

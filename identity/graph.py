@@ -60,12 +60,15 @@ def first_names_compatible_sql(left: str, right: str) -> str:
     columns. A missing first name is compatible with any. Present names are
     compatible when they are equal, a typo apart, one is a short form of the other,
     or one record has first and last name swapped (typos allowed). Nicknames that
-    share no letters with the full name (Bill, William) are not recognised.
+    share no letters with the full name (Bill, William) are not recognised. The
+    condition is symmetric, so the result does not depend on which record is left.
     """
     first_l, first_r = f"{left}.first_name", f"{right}.first_name"
     last_l, last_r = f"{left}.last_name", f"{right}.last_name"
     shorter = f"least(length({first_l}), length({first_r}))"
     name_l = f"replace(concat({first_l}, {last_l}), ' ', '')"
+    name_r = f"replace(concat({first_r}, {last_r}), ' ', '')"
+    swapped_l = f"replace(concat({last_l}, {first_l}), ' ', '')"
     swapped_r = f"replace(concat({last_r}, {first_r}), ' ', '')"
     # The same words in another split, such as "le marec" + "floor" and
     # "floor le" + "marec".
@@ -80,8 +83,10 @@ def first_names_compatible_sql(left: str, right: str) -> str:
         or ({shorter} >= {SHORT_FORM_MIN_LENGTH}
             and (contains({first_l}, {first_r}) or contains({first_r}, {first_l})))
         or ({last_l} is not null and {last_r} is not null
-            and damerau_levenshtein({name_l}, {swapped_r})
-                <= {_typo_edits(f"length({name_l})")})
+            and (damerau_levenshtein({name_l}, {swapped_r})
+                    <= {_typo_edits(f"length({name_l})")}
+                or damerau_levenshtein({name_r}, {swapped_l})
+                    <= {_typo_edits(f"length({name_r})")}))
         or {words_l} = {words_r}
         or ({first_l} = {last_r} and {last_l} is null)
         or ({first_r} = {last_l} and {last_r} is null),
@@ -218,11 +223,13 @@ def _write_skipped(
             group by identifier_type, identifier_value
         ),
 
-        named_records as (
-            select
+        -- Compatibility depends on the names only, so each value's distinct
+        -- spellings are compared instead of its records. A value whose named
+        -- records all spell the name the same way cannot conflict.
+        value_names as (
+            select distinct
                 c.identifier_type,
                 c.identifier_value,
-                c.record_key,
                 {fold_text_sql("p.first_name")} as first_name,
                 {fold_text_sql("p.last_name")} as last_name
             from {CLEAN_IDENTIFIERS} as c
@@ -235,12 +242,24 @@ def _write_skipped(
                 and v.record_count <= $max_records
         ),
 
+        named_records as (
+            select
+                *,
+                row_number() over (
+                    partition by identifier_type, identifier_value
+                    order by first_name, last_name nulls first
+                ) as name_key
+            from value_names
+            where first_name is not null
+            qualify count(*) over (partition by identifier_type, identifier_value) > 1
+        ),
+
         name_pairs as materialized (
             select
                 l.identifier_type,
                 l.identifier_value,
-                l.record_key as record_key_l,
-                r.record_key as record_key_r,
+                l.name_key as name_key_l,
+                r.name_key as name_key_r,
                 l.first_name as first_name_l,
                 r.first_name as first_name_r,
                 {first_names_compatible_sql("l", "r")} as is_compatible
@@ -248,8 +267,7 @@ def _write_skipped(
             inner join named_records as r
                 on l.identifier_type = r.identifier_type
                 and l.identifier_value = r.identifier_value
-                and l.record_key < r.record_key
-            where l.first_name is not null and r.first_name is not null
+                and l.name_key < r.name_key
         ),
 
         incompatible as materialized (
@@ -257,12 +275,12 @@ def _write_skipped(
         ),
 
         compatible_neighbours as (
-            select identifier_type, identifier_value, record_key_l as record_key,
-                record_key_r as neighbour
+            select identifier_type, identifier_value, name_key_l as name_key,
+                name_key_r as neighbour
             from name_pairs
             where is_compatible
             union all
-            select identifier_type, identifier_value, record_key_r, record_key_l
+            select identifier_type, identifier_value, name_key_r, name_key_l
             from name_pairs
             where is_compatible
         ),
@@ -286,21 +304,21 @@ def _write_skipped(
         ),
 
         bridged as (
-            select i.identifier_type, i.identifier_value, i.record_key_l, i.record_key_r
+            select i.identifier_type, i.identifier_value, i.name_key_l, i.name_key_r
             from incompatible as i
             inner join compatible_neighbours as l
                 on i.identifier_type = l.identifier_type
                 and i.identifier_value = l.identifier_value
-                and i.record_key_l = l.record_key
+                and i.name_key_l = l.name_key
             inner join compatible_neighbours as r
                 on i.identifier_type = r.identifier_type
                 and i.identifier_value = r.identifier_value
-                and i.record_key_r = r.record_key
+                and i.name_key_r = r.name_key
                 and l.neighbour = r.neighbour
 
             union
 
-            select i.identifier_type, i.identifier_value, i.record_key_l, i.record_key_r
+            select i.identifier_type, i.identifier_value, i.name_key_l, i.name_key_r
             from incompatible as i
             inner join address_words as a
                 on i.identifier_type = a.identifier_type
@@ -313,7 +331,7 @@ def _write_skipped(
             select distinct identifier_type, identifier_value
             from incompatible
             anti join bridged
-                using (identifier_type, identifier_value, record_key_l, record_key_r)
+                using (identifier_type, identifier_value, name_key_l, name_key_r)
         ),
 
         classified as (

@@ -1,11 +1,13 @@
 """The Splink model: matching columns, comparisons and blocking rules in one place.
 
 The trained model lives in ``identity/model/splink_model.json`` and is reused on every
-run, so match probabilities do not drift from night to night. ``training.train_model``
-rebuilds it from ``model_settings()``; a change to the settings here takes effect only
-after retraining. The saved model was trained on a hard-mode sample
-(``ingestion.generator.hard_mode``, 3,000 customers, seed 7), which has households,
-twins and movers. The accuracy benchmark scores a sample from another seed.
+run, so match probabilities do not drift from night to night. Only the prior follows
+the number of records: each run estimates it again (``training.estimate_prior``).
+``training.train_model`` rebuilds the model from ``model_settings()``; a change to the
+settings here takes effect only after retraining. The saved model was trained on a
+hard-mode sample (``ingestion.generator.hard_mode``, 3,000 customers, seed 7), which
+has households, twins and movers. The accuracy benchmark scores a sample from another
+seed.
 
 Matching columns are prepared in SQL from ``intermediate.int_person_records`` with the
 expressions in ``identity.normalize``: names, street and city lower-cased with umlauts
@@ -84,6 +86,10 @@ PHONE_MISMATCH_M_PROBABILITY = 0.1
 # have a replaced first name, it costs recall (F1 0.926 without soc_sec_id at
 # 0.0003, 0.948 at 0.001, measured with identity.benchmark's FEBRL3 model).
 FIRST_NAME_MISMATCH_M_PROBABILITY = 0.0003
+
+# m and u probability of the last name comparison's swapped-names level. Equal m and
+# u give a Bayes factor of 1, so the level adds no weight (see _name_comparison).
+SWAPPED_NAMES_NEUTRAL_PROBABILITY = 0.01
 
 PREDICTION_BLOCKING_RULES = [
     block_on("first_name", "last_name"),
@@ -262,6 +268,7 @@ def _comparison_shapes(settings: dict[str, Any]) -> list[tuple[Any, ...]]:
 def create_linker(
     splink_cursor: duckdb.DuckDBPyConnection,
     settings: SettingsCreator | dict[str, Any] | Path,
+    prior: float | None = None,
 ) -> Linker:
     """Create a Linker over the prepared matching records in the scratch database.
 
@@ -272,12 +279,15 @@ def create_linker(
     switched on, because explanations and charts need each pair's comparison vector
     (Splink 5.0.0 outputs gamma_* only with the matching columns) and per-comparison
     match weights. Neither switch changes a score. ``predict_links`` copies no
-    compared value out of the scratch database.
+    compared value out of the scratch database. ``prior`` replaces a saved model's
+    probability that two random records match (``training.estimate_prior``).
     """
     if isinstance(settings, Path):
         settings = json.loads(settings.read_text(encoding="utf-8"))
         settings["retain_matching_columns"] = True
         settings["retain_intermediate_calculation_columns"] = True
+        if prior is not None:
+            settings["probability_two_random_records_match"] = prior
     db_api = DuckDBAPI(connection=splink_cursor)
     records = db_api.register(MATCHING_RECORDS_NAME)
     return Linker(records, settings, log_level=None)
@@ -338,13 +348,69 @@ def count_blocked_pairs(
     return [(c["blocking_rule"], int(c["marginal_comparison_count"])) for c in counts]
 
 
+def max_comparisons_from_block_sizes(
+    linker: Linker, splink_cursor: duckdb.DuckDBPyConnection
+) -> list[tuple[str, int]]:
+    """Bound the pairs each prediction blocking rule generates, from block sizes.
+
+    A rule joins records whose join keys are equal. For each key value, n_l records
+    hold it on the left side of the join and n_r on the right, so the rule generates
+    at most sum(n_l x n_r) / 2 pairs. Counting needs one GROUP BY per rule and no
+    join of records, so it takes seconds where an exact count takes as long as the
+    blocking join itself. Pairs that several rules find count once per rule, so the
+    sum over rules bounds the total.
+    """
+    # NOTE: reads Splink 5.0.0 internals (each rule's equi-join conditions), because
+    # Splink 5 offers no public count of comparisons before filter conditions.
+    bounds = []
+    for rule in linker._settings_obj._blocking_rules_to_generate_predictions:
+        keys = rule._equi_join_conditions
+        if not keys:
+            raise ValueError(
+                f"Blocking rule {rule.blocking_rule_sql} has no equality condition, "
+                "so it compares every pair of records; add one"
+            )
+        left = ", ".join(f"{key_l} as key_{i}" for i, (key_l, _) in enumerate(keys))
+        right = ", ".join(f"{key_r} as key_{i}" for i, (_, key_r) in enumerate(keys))
+        using = ", ".join(f"key_{i}" for i in range(len(keys)))
+        ordered_pairs = fetch_value(
+            splink_cursor,
+            f"""
+            with l as (
+                select {left}, count(*) as n from {MATCHING_RECORDS} group by all
+            ),
+
+            r as (
+                select {right}, count(*) as n from {MATCHING_RECORDS} group by all
+            )
+
+            select coalesce(sum(l.n * r.n), 0) from l inner join r using ({using})
+            """,
+        )
+        bounds.append((rule.blocking_rule_sql, int(ordered_pairs) // 2))
+    return bounds
+
+
 def check_comparison_budget(
     linker: Linker, splink_cursor: duckdb.DuckDBPyConnection, max_comparisons: int
 ) -> int:
     """Raise ComparisonBudgetExceededError when prediction would exceed the budget.
 
-    Returns the number of pairs prediction will score.
+    Checks the bound from block sizes first and counts exactly only when the bound
+    exceeds the budget. Returns the number of pairs prediction will score at most.
     """
+    bounds = max_comparisons_from_block_sizes(linker, splink_cursor)
+    bound = sum(count for _, count in bounds)
+    for rule, count in bounds:
+        logger.debug("Blocking rule %s adds at most %d comparisons", rule, count)
+    if bound <= max_comparisons:
+        logger.info(
+            "Blocking rules generate at most %d comparisons, within the budget of %d",
+            bound,
+            max_comparisons,
+        )
+        return bound
+
     return enforce_comparison_budget(
         count_comparisons(linker, splink_cursor), max_comparisons
     )
@@ -403,6 +469,10 @@ def predict_links(
 
     # Splink's own warning about untrained levels would repeat on every run, so
     # training reports them once instead (training.train_linker).
+    # TODO: most scored pairs are already joined by identifier links (1.3 of 1.35
+    # million links at 989,805 records). Blocking only across identifier components
+    # would skip their scoring, but they would then be missing from
+    # identity.splink_pair_scores and the review queue.
     predictions = linker.inference.predict(
         threshold_match_probability=min(threshold, min_probability),
         warning_mode="never",
@@ -482,12 +552,18 @@ SQL_FUNCTIONS = {
         "starts_with": "starts_with",
         "ends_with": "ends_with",
         "whole_match": "",
+        "int_div": "//",
+        "all_matches": ", 'g'",
     },
     "spark": {
         "jaro_winkler": "jaro_winkler",
         "starts_with": "startswith",
         "ends_with": "endswith",
         "whole_match": ", 0",
+        "int_div": "div",
+        # Spark's regexp_replace replaces every match; its fourth argument is a
+        # start position, not flags.
+        "all_matches": "",
     },
 }
 
@@ -496,7 +572,7 @@ class DialectLevel(cll.CustomLevel):
     """A custom comparison level whose SQL names each dialect's own functions.
 
     Its ``sql_condition`` is a template with ``{jaro_winkler}``, ``{starts_with}``,
-    ``{ends_with}`` and ``{whole_match}`` in place of the dialect-specific parts
+    ``{ends_with}``, ``{whole_match}``, ``{int_div}`` and ``{all_matches}`` in place of the dialect-specific parts
     (see ``SQL_FUNCTIONS``). The DuckDB rendering is the text of the saved model.
     """
 
@@ -528,9 +604,22 @@ def _name_comparison(column: str, other_name_column: str) -> cl.CustomComparison
         f"or {{ends_with}}({column}_r, {column}_l))"
     )
     else_level = cll.ElseLevel()
+    swapped_level = DialectLevel(
+        swapped, label_for_charts=f"{column} and {other_name_column} swapped"
+    )
     if column == "first_name":
         else_level.configure(
             m_probability=FIRST_NAME_MISMATCH_M_PROBABILITY, fix_m_probability=True
+        )
+    else:
+        # A swap shows in both name comparisons. Counted in both, it outweighed an
+        # exact match of both names, and namesakes with one record swapped scored
+        # above the threshold. The first name comparison alone counts it.
+        swapped_level.configure(
+            m_probability=SWAPPED_NAMES_NEUTRAL_PROBABILITY,
+            u_probability=SWAPPED_NAMES_NEUTRAL_PROBABILITY,
+            fix_m_probability=True,
+            fix_u_probability=True,
         )
     return cl.CustomComparison(
         output_column_name=column,
@@ -540,11 +629,8 @@ def _name_comparison(column: str, other_name_column: str) -> cl.CustomComparison
             cll.JaroWinklerLevel(column, 0.92),
             # Short names with one typo (Pia, Ipa) fall below every Jaro-Winkler
             # level.
-            cll.DamerauLevenshteinLevel(column, 1),
-            DialectLevel(
-                swapped,
-                label_for_charts=f"{column} and {other_name_column} swapped",
-            ),
+            _one_edit_level(column),
+            swapped_level,
             DialectLevel(contains, label_for_charts="One name contains the other"),
             cll.JaroWinklerLevel(column, 0.8),
             else_level,
@@ -596,14 +682,25 @@ def _address_comparison() -> cl.CustomComparison:
 
 
 def _email_comparison() -> cl.CustomComparison:
+    # One typo, but not one that only changes a digit or a separator: mail providers
+    # make namesakes' addresses unique that way (anna.weber@gmx.de, anna_weber@...,
+    # annaweber@..., anna.weber2@...). At 990,000 generated records, pairs of
+    # different persons outnumbered true pairs 6 to 1 among such differences.
+    # Other similar addresses are left out for the same reason.
+    digits = "regexp_replace(email_{side}, '[^0-9]', ''{{all_matches}})"
+    without_separators = "regexp_replace(email_{side}, '[._-]', ''{{all_matches}})"
+    typo = (
+        f"{_one_edit_sql('email')}"
+        f" and {digits.format(side='l')} = {digits.format(side='r')}"
+        f" and {without_separators.format(side='l')}"
+        f" <> {without_separators.format(side='r')}"
+    )
     return cl.CustomComparison(
         output_column_name="email",
         comparison_levels=[
             cll.NullLevel("email"),
             cll.ExactMatchLevel("email"),
-            # One typo. Other similar addresses are left out, because namesakes get
-            # them too (anna.weber@gmx.de, anna_weber@gmx.de, anna.weber@web.de).
-            cll.DamerauLevenshteinLevel("email", 1),
+            DialectLevel(typo, label_for_charts="One typo in a letter"),
             cll.ElseLevel(),
         ],
     )
@@ -619,9 +716,36 @@ def _phone_comparison() -> cl.CustomComparison:
                 "right(phone_l, 8) = right(phone_r, 8)",
                 label_for_charts="Same last eight digits",
             ),
-            cll.DamerauLevenshteinLevel("phone", 1),
+            _one_edit_level("phone"),
             cll.ElseLevel().configure(
                 m_probability=PHONE_MISMATCH_M_PROBABILITY, fix_m_probability=True
             ),
         ],
+    )
+
+
+def _one_edit_level(column: str) -> cll.CustomLevel:
+    return DialectLevel(
+        _one_edit_sql(column),
+        label_for_charts=f"Damerau-Levenshtein distance of {column} <= 1",
+    )
+
+
+def _one_edit_sql(column: str) -> str:
+    """Return a condition that is true when the two values are at most one
+    Damerau-Levenshtein edit apart.
+
+    DuckDB's damerau_levenshtein is slow on long values: on the 3.8 million pairs
+    of benchmarks.identity_scale (989,805 records, 2 cores), the e-mail level took
+    31 of the 40 seconds that all comparisons took. So cheap necessary conditions
+    run first. One edit changes the length by at most one, and it leaves either the
+    first or the last half of the shorter value minus one character intact.
+    """
+    left, right = f"{column}_l", f"{column}_r"
+    half = f"greatest((least(length({left}), length({right})) - 2) {{int_div}} 2, 0)"
+    return (
+        f"(abs(length({left}) - length({right})) <= 1"
+        f" and (left({left}, {half}) = left({right}, {half})"
+        f" or right({left}, {half}) = right({right}, {half}))"
+        f" and damerau_levenshtein({left}, {right}) <= 1)"
     )

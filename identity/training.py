@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-from splink import Linker, block_on
+from splink import DuckDBAPI, Linker, block_on
+from splink.blocking_analysis import count_comparisons_from_blocking_rules
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.em_training_session import EMTrainingSession
 from splink.internals.expectation_maximisation import (
@@ -34,6 +35,7 @@ from identity.graph import DEFAULT_MAX_RECORDS_PER_IDENTIFIER, build_identifier_
 from identity.scratch import scratch_database
 from identity.splink_model import (
     DEFAULT_MODEL_PATH,
+    MATCHING_RECORDS_NAME,
     create_linker,
     model_settings,
     prepare_matching_records,
@@ -51,6 +53,10 @@ DETERMINISTIC_RULES = [
     block_on("first_name", "last_name", "phone"),
 ]
 DETERMINISTIC_RULES_RECALL = 0.6
+# Fewer pairs found by DETERMINISTIC_RULES than this make the prior estimate too
+# noisy to replace the saved model's prior (estimate_prior).
+# NOTE: a judgment (a count of 100 varies by about 10%), not tuned on data.
+MIN_DETERMINISTIC_PAIRS = 100
 
 U_SAMPLE_MAX_PAIRS = 5e6
 U_SAMPLE_SEED = 20261130
@@ -113,6 +119,40 @@ def train_model(
 
     prior = linker._settings_obj._probability_two_random_records_match
     return TrainingReport(model_path, records, prior, sessions)
+
+
+def estimate_prior(splink_cursor: duckdb.DuckDBPyConnection) -> float | None:
+    """Estimate the prior on the prepared matching records, as training does.
+
+    The probability that two random records match falls with the number of records,
+    because each person has about the same number of records however many persons
+    there are. A prior saved from 12,712 training records was 49 times too high for
+    989,805, which lifted namesakes over the match threshold. So every run estimates
+    it again on its own records: the pairs DETERMINISTIC_RULES find, divided by
+    their assumed recall and by the number of record pairs. Returns None when the
+    rules find fewer than MIN_DETERMINISTIC_PAIRS pairs, or more than the recall
+    allows, so that the saved prior stays.
+    """
+    records = DuckDBAPI(connection=splink_cursor).register(MATCHING_RECORDS_NAME)
+    counts = count_comparisons_from_blocking_rules(
+        records,
+        blocking_rules=DETERMINISTIC_RULES,
+        link_type="dedupe_only",
+        unique_id_column_name="record_key",
+        record_sample_proportion=1.0,
+    )
+    found = counts[-1]["cumulative_comparison_count"]
+    all_pairs = counts[-1]["total_possible_comparison_count"]
+    prior = found / DETERMINISTIC_RULES_RECALL / all_pairs if all_pairs else 1.0
+    if found < MIN_DETERMINISTIC_PAIRS or prior >= 1.0:
+        logger.info(
+            "Kept the saved prior: the deterministic rules found %d of %d record "
+            "pairs, too few or too many to estimate it",
+            found,
+            all_pairs,
+        )
+        return None
+    return prior
 
 
 def train_linker(linker: Linker) -> tuple[EMSessionReport, ...]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
+import duckdb
 import pytest
 
+from identity.graph import first_names_compatible_sql
 from identity.resolve import resolve_identities
 
 
@@ -73,6 +75,7 @@ def test_identifier_chain_links_transitively(build_warehouse, person_record):
         ("phone", "0000000000"),
         ("phone", "+49 170 0000000"),
         ("phone", "+491111111111"),
+        ("phone", "0170 11 11 11 1"),
     ],
 )
 def test_placeholder_values_do_not_link(
@@ -347,3 +350,33 @@ def test_household_without_last_names_conflicts(build_warehouse, person_record):
 
     assert result.customers == 2
     assert result.pairs_deterministic == 0
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        (("tina", "kaspar"), ("kaspra", "tnia")),
+        # Seven letters allow one edit, nine allow two.
+        (("ana", "webr"), ("weber", "anna")),
+        (("anna", "weber"), ("weber", "anna")),
+        (("maximilian", "schmidt"), ("schmitd", "maximilan")),
+        (("pia", None), ("ipa", "berg")),
+        (("le marec", "floor"), ("floor le", "marec")),
+        (("anna", "weber"), ("markus", "weber")),
+    ],
+)
+def test_first_names_compatible_is_symmetric(left, right):
+    condition = first_names_compatible_sql("l", "r")
+    with duckdb.connect() as con:
+        forward, backward = con.execute(
+            f"""
+            select
+                (select {condition} from (select ? as first_name, ? as last_name) as l,
+                    (select ? as first_name, ? as last_name) as r),
+                (select {condition} from (select ? as first_name, ? as last_name) as l,
+                    (select ? as first_name, ? as last_name) as r)
+            """,
+            [*left, *right, *right, *left],
+        ).fetchall()[0]
+
+    assert forward == backward

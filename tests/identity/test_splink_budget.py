@@ -15,7 +15,9 @@ from identity.splink_model import (
     SPLINK_LINKS,
     ComparisonBudgetExceededError,
     comparison_budget,
+    count_comparisons,
     create_linker,
+    max_comparisons_from_block_sizes,
     model_settings,
     predict_links,
 )
@@ -108,3 +110,25 @@ def test_rule_set_within_budget_is_scored(splink_cursor):
     tables = scratch_tables(splink_cursor)
     assert SPLINK_LINKS.rsplit(".", 1)[1] in tables
     assert SCORED_PAIRS.rsplit(".", 1)[1] in tables
+
+
+def test_block_size_bound_is_at_least_exact_count(splink_cursor):
+    linker = create_linker(splink_cursor, model_settings())
+
+    bounds = max_comparisons_from_block_sizes(linker, splink_cursor)
+    exact = count_comparisons(linker, splink_cursor)
+
+    assert [rule for rule, _ in bounds] == [rule for rule, _ in exact]
+    assert sum(count for _, count in bounds) >= sum(count for _, count in exact)
+    first_rule_exact = exact[0][1]
+    assert bounds[0][1] >= first_rule_exact
+
+
+def test_block_size_bound_is_exact_for_one_rule(splink_cursor):
+    linker = create_linker(splink_cursor, first_name_only_settings())
+
+    bounds = max_comparisons_from_block_sizes(linker, splink_cursor)
+
+    # Self-pairs count in the block sizes, so the bound is half a pair per record
+    # above the exact count.
+    assert bounds[0][1] == FIRST_NAME_COMPARISONS + RECORDS // 2

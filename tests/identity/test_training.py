@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from datetime import date, timedelta
 
 import pytest
 
@@ -14,7 +15,12 @@ from identity.splink_model import (
     model_settings,
     prepare_matching_records,
 )
-from identity.training import EM_BLOCKING_RULES, train_linker
+from identity.training import (
+    DETERMINISTIC_RULES_RECALL,
+    EM_BLOCKING_RULES,
+    estimate_prior,
+    train_linker,
+)
 
 
 @pytest.fixture
@@ -64,3 +70,36 @@ def test_converged_sessions_are_reported(train, caplog):
     assert not any("did not converge" in text for _, text in messages)
     converged = [text for _, text in messages if "converged after" in text]
     assert len(converged) == len(EM_BLOCKING_RULES)
+
+
+def prior_of(build_warehouse, person_record, persons: int) -> float | None:
+    """Estimate the prior on ``persons`` persons with two records each."""
+    records = []
+    for person in range(persons):
+        for copy in ("a", "b"):
+            records.append(
+                person_record(
+                    "crm_contacts",
+                    f"{person}{copy}",
+                    first_name=f"first{person}",
+                    last_name=f"last{person}",
+                    birth_date=date(1950, 1, 1) + timedelta(days=person),
+                )
+            )
+    con = build_warehouse(records)
+    with scratch_database(con) as splink_cursor:
+        build_identifier_links(con)
+        prepare_matching_records(con)
+        return estimate_prior(splink_cursor)
+
+
+def test_prior_falls_with_number_of_records(build_warehouse, person_record):
+    prior = prior_of(build_warehouse, person_record, 200)
+
+    records = 400
+    expected = 200 / DETERMINISTIC_RULES_RECALL / (records * (records - 1) / 2)
+    assert prior == pytest.approx(expected)
+
+
+def test_prior_not_estimated_from_few_pairs(build_warehouse, person_record):
+    assert prior_of(build_warehouse, person_record, 20) is None
