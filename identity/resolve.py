@@ -328,7 +328,11 @@ def _score_pairs(
         # The DuckDB linker above still draws the charts, from the predictions
         # copied back into the scratch database.
         pairs = predict_links_on_spark(
-            splink_cursor, model_path, threshold, on_predictions=on_predictions
+            splink_cursor,
+            model_path,
+            threshold,
+            on_predictions=on_predictions,
+            prior=prior,
         )
     else:
         pairs = predict_links(

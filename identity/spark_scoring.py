@@ -53,6 +53,7 @@ def predict_links_on_spark(
     min_probability: float = DEFAULT_REVIEW_MIN_PROBABILITY,
     max_comparisons: int | None = None,
     on_predictions: Callable[[str], None] | None = None,
+    prior: float | None = None,
 ) -> int:
     """Score the blocked pairs on Spark; write them to scratch like ``predict_links``.
 
@@ -62,12 +63,16 @@ def predict_links_on_spark(
     generate more than ``max_comparisons`` pairs (default: ``comparison_budget``).
     ``on_predictions`` gets the name of the predictions' copy in the scratch
     database, which contains the compared values, before that copy is dropped.
-    Returns the number of pairs at or above ``threshold``.
+    ``prior`` replaces the saved model's probability that two random records match
+    (see ``training.estimate_prior``), as on DuckDB. Returns the number of pairs at
+    or above ``threshold``.
     """
     records = fetch_value(splink_cursor, f"select count(*) from {MATCHING_RECORDS}")
     if max_comparisons is None:
         max_comparisons = comparison_budget(records)
     settings = model_for_dialect(model_path, "spark")
+    if prior is not None:
+        settings["probability_two_random_records_match"] = prior
     # Explanations and charts need each pair's comparison vector and match weights;
     # neither switch changes a score (see splink_model.create_linker).
     settings["retain_matching_columns"] = True
