@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -27,3 +28,19 @@ def small_warehouse(tmp_path_factory: pytest.TempPathFactory, worker_id: str) ->
             build_small_warehouse(folder)
             (folder / "built").touch()
     return folder / "warehouse.duckdb"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def restore_environment():
+    """Undo what a test module's code wrote into os.environ.
+
+    Importing the Dagster definitions exports every resolved path (warehouse,
+    outbox, analyst file) into the environment for dbt and Dagster subprocesses.
+    Left in place, a later module in the same worker would send its runs to the
+    earlier module's folders.
+    """
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
