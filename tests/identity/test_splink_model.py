@@ -10,9 +10,14 @@ import pytest
 
 from identity.splink_model import (
     DEFAULT_MODEL_PATH,
+    SQL_FUNCTIONS,
     _one_edit_sql,
     model_settings,
 )
+
+
+def one_edit_duckdb(column: str) -> str:
+    return _one_edit_sql(column).format(**SQL_FUNCTIONS["duckdb"])
 
 
 def level_condition(comparison: str, label: str) -> str:
@@ -73,11 +78,11 @@ def test_one_edit_condition_agrees_with_damerau_levenshtein():
         con.executemany("insert into pairs values (?, ?)", pairs)
         disagreements = con.execute(f"""
             select count(*) from pairs
-            where ({_one_edit_sql("value")})
+            where ({one_edit_duckdb("value")})
                 is distinct from (damerau_levenshtein(value_l, value_r) <= 1)
         """).fetchall()[0][0]
         one_edit = con.execute(
-            f"select count(*) from pairs where {_one_edit_sql('value')}"
+            f"select count(*) from pairs where {one_edit_duckdb('value')}"
         ).fetchall()[0][0]
 
     assert disagreements == 0

@@ -38,6 +38,9 @@ LAYER_SCHEMAS = ["staging", "intermediate", "marts"]
 # Columns of segment_membership_history with the times of snapshot runs, which
 # differ between the two builds.
 RUN_TIME_COLUMNS = {"entered_at", "left_at"}
+# Tables the Spark target leaves out on purpose: the pseudonym key of the analytics
+# schema exists on DuckDB only.
+DUCKDB_ONLY = {("staging", "stg_privacy__pseudonym_keys")}
 
 MEMBERSHIPS = "marts.segment_memberships"
 BUILT_MEMBERSHIPS = "marts.segment_memberships__built"
@@ -206,7 +209,8 @@ def test_every_layer_table_matches_duckdb(spark_build):
     )
     assert len(tables) > 50
     for schema, table in tables:
-        compare_table(spark_build, schema, table)
+        if (schema, table) not in DUCKDB_ONLY:
+            compare_table(spark_build, schema, table)
 
 
 def test_snapshot_rewrite_records_exit_and_entry(spark_build):

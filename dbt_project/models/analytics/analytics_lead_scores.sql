@@ -1,3 +1,4 @@
+{{ config(enabled=target.type != 'spark') }}
 -- One row per customer with a lead score, as marts.sales_lead_scores, by pseudonym.
 with
 

@@ -1,3 +1,4 @@
+{{ config(enabled=target.type != 'spark') }}
 -- marts.mgmt_kpis_monthly as it is: aggregates with no customer-level rows.
 with
 

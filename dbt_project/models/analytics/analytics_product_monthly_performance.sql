@@ -1,3 +1,4 @@
+{{ config(enabled=target.type != 'spark') }}
 -- marts.product_monthly_performance as it is: aggregates with no customer-level rows.
 with
 

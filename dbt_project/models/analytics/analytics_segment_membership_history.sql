@@ -1,3 +1,4 @@
+{{ config(enabled=target.type != 'spark') }}
 -- One row per stay of a customer in a segment, as
 -- marts.segment_membership_history, by pseudonym.
 with

@@ -1,3 +1,4 @@
+{{ config(enabled=target.type != 'spark') }}
 -- One row per customer and segment, as marts.segment_memberships, by pseudonym.
 with
 
