@@ -8,10 +8,11 @@ dbt on Spark reads.
 
 The mirror compares rows per extract, keyed by ``(_file, _file_sha256)``:
 
-- extracts that DuckDB has and Spark lacks are appended;
-- when Spark has an extract DuckDB no longer has (a re-delivered file replaced
-  it, a full refresh dropped it), a different row count for an extract (an erasure
-  deleted rows) or other columns, the Spark table is rewritten from DuckDB.
+- Extracts that DuckDB has and Spark lacks are appended.
+- The Spark table is rewritten from DuckDB when Spark has an extract that DuckDB no
+  longer has (a re-delivered file replaced it, or a full refresh dropped it).
+- It is also rewritten when an extract's row count differs (an erasure deleted
+  rows) or the columns differ.
 
 Running it again therefore adds nothing, like loading the same night twice, and a
 run that stopped between the DuckDB load and the Spark write is completed by the
@@ -44,7 +45,7 @@ ExtractCounts = dict[tuple[str, str], int]
 
 @dataclass(frozen=True)
 class MirrorResult:
-    """What one mirror run did to one Spark table.
+    """Outcome of one mirror run for one Spark table.
 
     action is ``unchanged``, ``appended`` or ``rewritten``; rows_copied counts the
     rows written to Spark, rows_in_spark the rows in the table afterwards.

@@ -1,6 +1,6 @@
 """The analyst copy: a DuckDB file with only the ``analytics`` schema, as tables.
 
-DuckDB has no users or grants, so whoever can open the warehouse file can read
+DuckDB has no users or grants, so anyone who can open the warehouse file can read
 every email address in it. Analysts get this file instead. It contains the
 analytics views materialized as tables with their descriptions, and nothing else:
 no other schema, no pseudonym key.

@@ -9,7 +9,7 @@ can read the salt too, and so can still test a guessed address.
 ``privacy.settings`` also keeps the pseudonym key, a second secret made the same
 way. The ``analytics`` dbt models replace ids with their HMAC-SHA256 under that key
 (``dbt_project/macros/pseudonyms.sql``), so the pseudonyms stay the same from night
-to night, and nobody without the warehouse file can compute them. It is a separate
+to night, and they cannot be computed without the warehouse file. It is a separate
 secret from the salt: deleting its row makes the next run create a new key, which
 changes every pseudonym and leaves the suppression list working. ``make clean``
 deletes both with the warehouse.
