@@ -86,7 +86,8 @@ def main(verbose: bool) -> None:
     "--full-refresh",
     is_flag=True,
     help="Drop the raw tables and the load log first, so every landing file is "
-    "loaded again. Same as setting CDP_FULL_REFRESH=1.",
+    "loaded again, and rebuild the incremental dbt models from scratch. Same as "
+    "setting CDP_FULL_REFRESH=1.",
 )
 def run(lock_wait: float, full_refresh: bool) -> None:
     """Run the nightly job in this process, then print the run summary."""
@@ -144,6 +145,7 @@ def _reset_raw_if_requested(warehouse: Path) -> None:
     from ingestion.loader import reset_raw_if_requested
 
     with duckdb.connect(str(warehouse)) as con:
+        settings.configure_duckdb(con)
         if reset_raw_if_requested(con):
             console.print(
                 "Full refresh: dropped the raw tables and the load log, so every "
@@ -273,6 +275,7 @@ def _activate(warehouse: Path, destinations) -> None:
     check_warehouse_writable(warehouse)
     run_date = settings.run_date()
     with duckdb.connect(str(warehouse)) as con:
+        settings.configure_duckdb(con)
         for destination in destinations:
             result = sync_destination(con, destination, settings.outbox_dir(), run_date)
             failed = sum(len(s.failures) for s in result.segments)

@@ -20,6 +20,7 @@ import dagster as dg
 import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from ingestion.loader import full_refresh_requested
 from orchestration import settings
 from orchestration.dbt_project import dbt_project, ensure_manifest
 from orchestration.privacy.keys import ERASURE_KEY, VERIFICATION_KEY
@@ -84,7 +85,10 @@ manifest_path = ensure_manifest()
 
 def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator:
     os.environ["CDP_WAREHOUSE"] = str(settings.warehouse_path())
-    invocation = dbt.cli(["build"], context=context)
+    # A full refresh reloads raw with new load times, so the incremental models are
+    # rebuilt from scratch as well.
+    arguments = ["build", "--full-refresh"] if full_refresh_requested() else ["build"]
+    invocation = dbt.cli(arguments, context=context)
     # dbt holds DuckDB's write lock until it exits, so rows can be counted only
     # afterwards: the events wait until then and get their tables' row counts.
     events = []

@@ -1,8 +1,35 @@
+-- Incremental: an order is recomputed when a later extract exports it again, or
+-- when one of its raw rows is gone (an erased person, a replaced extract).
+{{ config(
+    materialized='incremental',
+    unique_key='order_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    post_hook="{{ cdp.delete_rows_gone_from_raw(source('raw', 'shop_orders')) }}",
+) }}
+
 with
 
+{% if is_incremental() %}
+changed_orders as (
+
+    select {{ cdp.clean_text('order_name') }} as order_id
+    from {{ source('raw', 'shop_orders') }}
+    where _loaded_at > {{ cdp.incremental_watermark() }}
+    union
+    select order_id
+    from {{ this }} as previous
+    where {{ cdp.raw_row_is_gone(source('raw', 'shop_orders'), 'previous') }}
+
+),
+
+{% endif %}
 source as (
 
     select * from {{ source('raw', 'shop_orders') }}
+    {% if is_incremental() %}
+    where {{ cdp.clean_text('order_name') }} in (select order_id from changed_orders)
+    {% endif %}
 
 ),
 
@@ -64,7 +91,8 @@ final as (
         unit_price,
         quantity * unit_price as line_amount,
         _file,
-        _row_number
+        _row_number,
+        {{ cdp.processed_at() }} as _processed_at
     from numbered
 
 )
