@@ -267,6 +267,7 @@ def load_file(
     except Exception as error:  # noqa: BLE001 - any failure rejects this file only
         con.rollback()
         result = _record_rejected_file(con, source, path, sha, loaded_at, error)
+    readers.drop_stage_tables(con)
     return result
 
 

@@ -90,7 +90,8 @@ def main(verbose: bool) -> None:
     "--full-refresh",
     is_flag=True,
     help="Drop the raw tables and the load log first, so every landing file is "
-    "loaded again. Same as setting CDP_FULL_REFRESH=1.",
+    "loaded again, and rebuild the incremental dbt models from scratch. Same as "
+    "setting CDP_FULL_REFRESH=1.",
 )
 def run(lock_wait: float, full_refresh: bool) -> None:
     """Run the nightly job in this process, then print the run summary."""
@@ -153,6 +154,7 @@ def _reset_raw_if_requested(warehouse: Path) -> None:
     from ingestion.loader import reset_raw_if_requested
 
     with duckdb.connect(str(warehouse)) as con:
+        settings.configure_duckdb(con)
         if not reset_raw_if_requested(con):
             return
     if settings.engine() == "spark":
@@ -287,6 +289,7 @@ def _activate(warehouse: Path, destinations) -> None:
     check_warehouse_writable(warehouse)
     run_date = settings.run_date()
     with duckdb.connect(str(warehouse)) as con:
+        settings.configure_duckdb(con)
         for destination in destinations:
             if settings.engine() == "spark":
                 from activation.spark_source import copy_audience_tables

@@ -21,6 +21,7 @@ import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from dagster_dbt.asset_utils import get_manifest_and_translator_from_dbt_assets
 
+from ingestion.loader import full_refresh_requested
 from orchestration import settings
 from orchestration.dbt_project import dbt_project, ensure_manifest
 from orchestration.privacy.keys import ERASURE_KEY, RETENTION_KEY, VERIFICATION_KEY
@@ -110,7 +111,10 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterat
         manifest = get_manifest_and_translator_from_dbt_assets([context.assets_def])[0]
         stream, count_rows = build_on_spark(context), _spark_row_counts
     else:
-        invocation = dbt.cli(["build"], context=context)
+        # A full refresh reloads raw with new load times, so the incremental
+        # models are rebuilt from scratch as well.
+        arguments = ["build", "--full-refresh"] if full_refresh_requested() else ["build"]
+        invocation = dbt.cli(arguments, context=context)
         manifest = invocation.manifest
         stream, count_rows = invocation.stream(), _row_counts
     # dbt holds DuckDB's write lock until it exits, so rows can be counted only

@@ -113,15 +113,14 @@ def hold_run_lock(
         yield lock_path
 
 
-# TODO: no DuckDB memory_limit is set here or in dbt's profile; loading 100,000
-# generated customers peaked at 8.4 GB, which would not fit at 1,000,000.
 def connect_with_retry(
     path: Path, read_only: bool, timeout_seconds: float, log: logging.Logger
 ) -> duckdb.DuckDBPyConnection:
     """Open the DuckDB file, retrying with backoff while another process locks it.
 
-    Raises ``WarehouseLockedError`` after ``timeout_seconds``; other DuckDB errors
-    are raised at once.
+    The connection gets the memory limit and spill folder of ``settings``. Raises
+    ``WarehouseLockedError`` after ``timeout_seconds``; other DuckDB errors are
+    raised at once.
     """
     deadline = time.monotonic() + timeout_seconds
     delay = 0.1
@@ -148,6 +147,11 @@ def connect_with_retry(
             continue
         if attempts > 1:
             log.info("opened warehouse %s after %d attempts", path, attempts)
+        try:
+            settings.configure_duckdb(con)
+        except BaseException:
+            con.close()
+            raise
         return con
 
 

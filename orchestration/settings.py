@@ -11,6 +11,8 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import duckdb
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DAGSTER_TEMPLATE = Path(__file__).resolve().parent / "dagster.yaml"
@@ -73,6 +75,57 @@ def reports_dir() -> Path:
 def dagster_home() -> Path:
     """Dagster's instance folder (``DAGSTER_HOME``): run history and event logs."""
     return _path_from_env("DAGSTER_HOME", PROJECT_ROOT / ".dagster")
+
+
+# Half the machine's physical memory, as DuckDB reads it. DuckDB's own default of
+# 80% assumes it is the only large consumer, but a run also keeps Python heaps in
+# memory (Splink, pandas in the quality checks and lifetime value, the dbt process)
+# and relies on the OS file cache for the landing files. The limit covers DuckDB's
+# buffer manager only, and past it DuckDB spills to the temporary directory.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "50%"
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB memory limit (``CDP_DUCKDB_MEMORY_LIMIT``): a size such as ``8GiB``
+    or a share of physical memory such as ``50%``."""
+    value = os.environ.get("CDP_DUCKDB_MEMORY_LIMIT", "").strip()
+    return value or DEFAULT_DUCKDB_MEMORY_LIMIT
+
+
+def duckdb_temp_directory() -> Path:
+    """Folder DuckDB spills to past its memory limit (``CDP_DUCKDB_TEMP_DIR``).
+
+    The default, ``<warehouse>.tmp``, is DuckDB's own default for a database file.
+    dbt's profile computes the same defaults, so neither setting is exported.
+    """
+    return _path_from_env("CDP_DUCKDB_TEMP_DIR", Path(f"{warehouse_path()}.tmp"))
+
+
+def configure_duckdb(con: duckdb.DuckDBPyConnection) -> None:
+    """Apply the memory limit and spill folder to the DuckDB instance behind ``con``.
+
+    Both settings belong to the database instance, so they also hold for other
+    connections to it in this process. DuckDB cannot move a temporary directory
+    it has spilled to, so the folder is set only when it differs.
+    """
+    limit = duckdb_memory_limit()
+    try:
+        con.execute(f"set memory_limit = {_sql_string(limit)}")
+    except duckdb.Error as error:
+        raise ValueError(
+            f"CDP_DUCKDB_MEMORY_LIMIT is {limit!r}, which DuckDB rejected; use a "
+            f"size such as 8GiB or a share of memory such as 50% ({error})"
+        ) from error
+    folder = str(duckdb_temp_directory())
+    # fetchall, because DuckDB 2.0 keeps a partly fetched result open, and
+    # con.register() raises while one is.
+    [(current,)] = con.execute("select current_setting('temp_directory')").fetchall()
+    if current != folder:
+        con.execute(f"set temp_directory = {_sql_string(folder)}")
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 ENGINES = ("duckdb", "spark")

@@ -47,6 +47,7 @@ from activation.vendors import (
 )
 from ingestion.loader import file_sha256
 from ingestion.sources import SOURCES, Source
+from orchestration import settings
 from orchestration.privacy import landing, outbox, store
 from orchestration.privacy.identifiers import (
     RAW_IDENTIFIERS,
@@ -639,6 +640,7 @@ def compact_warehouse(path: Path) -> tuple[int, int]:
     fresh = path.with_name(f".{path.name}.compacting")
     fresh.unlink(missing_ok=True)
     with duckdb.connect() as con:
+        settings.configure_duckdb(con)
         con.execute(f"attach '{_quote(fresh)}' as compacted")
         con.execute(f"attach '{_quote(path)}' as erased_source (read_only)")
         con.execute("copy from database erased_source to compacted")

@@ -35,9 +35,10 @@ pytestmark = pytest.mark.skipif(
 STEPS_SCRIPT = Path(__file__).with_name("spark_steps.py")
 IDENTITY_TABLES = ["record_customers", "customer_id_history", "customer_id_lookup"]
 LAYER_SCHEMAS = ["staging", "intermediate", "marts"]
-# Columns of segment_membership_history with the times of snapshot runs, which
-# differ between the two builds.
-RUN_TIME_COLUMNS = {"entered_at", "left_at"}
+# Columns holding the time of the run that wrote the row, which differ between the
+# two builds: segment_membership_history's snapshot times and the incremental
+# models' watermark.
+RUN_TIME_COLUMNS = {"entered_at", "left_at", "_processed_at"}
 # Tables the Spark target leaves out on purpose: the pseudonym key of the analytics
 # schema exists on DuckDB only.
 DUCKDB_ONLY = {("staging", "stg_privacy__pseudonym_keys")}

@@ -4,12 +4,46 @@
 -- the visitor, and does not end at midnight. Identify, group and alias calls are
 -- not visitor activity and are left out.
 {%- set inactivity_minutes = var('session_inactivity_minutes', 30) %}
+-- Incremental: a visitor's sessions are recomputed from all the visitor's events
+-- when one of them changed in fct_events.
+{#- dbt-spark has no delete+insert strategy: the Spark target rebuilds the table. -#}
+{{ config(
+    materialized='table' if target.type == 'spark' else 'incremental',
+    unique_key='visitor_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    post_hook=[] if target.type == 'spark' else "{{ cdp.delete_rows_missing_from(ref('fct_events'), 'event_id') }}",
+) }}
 
 with
 
+{% if is_incremental() %}
+-- Visitors of the events fct_events wrote since this model last ran, and the
+-- visitor an event had before, in case the event moved to another visitor.
+changed_visitors as (
+
+    select coalesce(
+        anonymous_id, {{ dbt.concat(["'user:'", 'user_id']) }}
+    ) as visitor_id
+    from {{ ref('fct_events') }}
+    where _processed_at > {{ cdp.incremental_watermark() }}
+    union
+    select previous.visitor_id
+    from {{ this }} as previous
+    inner join {{ ref('fct_events') }} as changed_events
+        on previous.event_id = changed_events.event_id
+    where changed_events._processed_at > {{ cdp.incremental_watermark() }}
+
+),
+
+{% endif %}
 events as (
 
     select * from {{ ref('fct_events') }}
+    {% if is_incremental() %}
+    where coalesce(anonymous_id, {{ dbt.concat(["'user:'", 'user_id']) }})
+        in (select visitor_id from changed_visitors)
+    {% endif %}
 
 ),
 
@@ -157,7 +191,8 @@ final as (
         session_bounds.utm_source,
         session_bounds.utm_medium,
         session_bounds.utm_campaign,
-        session_bounds.product_sku
+        session_bounds.product_sku,
+        {{ cdp.processed_at() }} as _processed_at
     from session_bounds
     left join visitor_customers
         on session_bounds.visitor_id = visitor_customers.visitor_id

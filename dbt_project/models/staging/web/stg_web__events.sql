@@ -1,8 +1,51 @@
+-- Incremental: an event is recomputed when a delivery of its message is loaded,
+-- because the kept delivery and event_id depend on all deliveries of the message.
+{#- dbt-spark has no delete+insert strategy: the Spark target rebuilds the table. -#}
+{{ config(
+    materialized='table' if target.type == 'spark' else 'incremental',
+    unique_key='message_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    post_hook=[] if target.type == 'spark' else "{{ cdp.delete_rows_gone_from_raw(source('raw', 'web_events')) }}",
+) }}
+
 with
 
+{% if is_incremental() %}
+-- Deliveries that left raw since this model last ran: an erased person, or a
+-- re-delivered extract that replaced its earlier version.
+removed_deliveries as (
+
+    select message_id, user_id, anonymous_id
+    from {{ this }} as previous
+    where {{ cdp.raw_row_is_gone(source('raw', 'web_events'), 'previous') }}
+
+),
+
+-- Messages with a delivery loaded since the last run, plus every message of a
+-- visitor who lost a delivery, so the models built on the visitor's events
+-- (profiles, sessions) see the change.
+changed_messages as (
+
+    select {{ cdp.clean_text('message_id') }} as message_id
+    from {{ source('raw', 'web_events') }}
+    where _loaded_at > {{ cdp.incremental_watermark() }}
+        or {{ cdp.clean_text('user_id') }} in (select user_id from removed_deliveries)
+        or {{ cdp.clean_text('anonymous_id') }}
+            in (select anonymous_id from removed_deliveries)
+    union
+    select message_id from removed_deliveries
+
+),
+
+{% endif %}
 source as (
 
     select * from {{ source('raw', 'web_events') }}
+    {% if is_incremental() %}
+    where {{ cdp.clean_text('message_id') }}
+        in (select message_id from changed_messages)
+    {% endif %}
 
 ),
 
@@ -183,7 +226,8 @@ final as (
         properties as properties_json,
         context as context_json,
         _file,
-        _row_number
+        _row_number,
+        {{ cdp.processed_at() }} as _processed_at
     from country_normalized
 
 )
