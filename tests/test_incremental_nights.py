@@ -38,6 +38,7 @@ from ingestion.generator import generate
 from ingestion.loader import load_source
 from ingestion.sources import SOURCES
 from orchestration.dbt_assets import AFTER_CLV, AFTER_IDENTITY, BEFORE_IDENTITY
+from orchestration.privacy import store
 from tests.dbt.test_dbt_project import run_dbt
 
 CUSTOMERS = 150
@@ -68,6 +69,7 @@ def run_night(warehouse: Path, landing: Path, workdir: Path, run_id: str) -> Non
     out: they are tables rebuilt each night from the compared marts.
     """
     with duckdb.connect(str(warehouse)) as con:
+        store.pseudonym_key(con)
         for source in SOURCES:
             load_source(con, source, landing)
     before_identity = [
