@@ -190,6 +190,8 @@ class AudienceServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.bodies: list[str] = []
         self.request_times: list[tuple[float, str]] = []
+        # Wall-clock arrival times, for waits announced as an HTTP date.
+        self.request_clock: list[float] = []
         self.responses: dict[str, tuple[int, bytes]] = {}
         self.applied: Counter = Counter()
 
@@ -234,6 +236,7 @@ class _AudienceHandler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.bodies.append(raw.decode("utf-8"))
             self.server.request_times.append((time.monotonic(), behaviour))
+            self.server.request_clock.append(time.time())
         if behaviour == "drop":
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
