@@ -130,10 +130,11 @@ def analyst_copy(
 ) -> dg.MaterializeResult:
     target = settings.analyst_copy_path()
     if settings.engine() == "spark":
-        # TODO: build the analytics schema on Spark (pseudonyms need the key there).
+        # TODO: copy the analytics views from Spark (copy_from_spark) into the
+        # file, with their comments; until then analysts query them in Spark.
         context.log.warning(
-            "skipped the analyst file: the Spark engine does not build the "
-            "analytics schema yet"
+            "skipped the analyst file: on the Spark engine the analytics views "
+            "exist in the Spark catalog only"
         )
         return dg.MaterializeResult(metadata={"skipped": True})
     with warehouse.connect() as con:

@@ -30,6 +30,17 @@
     ), ''))
 {%- endmacro %}
 
+{# Spark has no XOR of blobs either, so the pad is built byte by byte as in DuckDB. #}
+{% macro spark__hmac_key_pad(key_hex, pad) -%}
+    unhex(array_join(transform(
+        sequence(0, 63),
+        i -> lpad(hex(
+            coalesce(cast(conv(nullif(substr({{ key_hex }}, 2 * i + 1, 2), ''), 16, 10) as int), 0)
+            ^ {{ pad }}
+        ), 2, '0')
+    ), ''))
+{%- endmacro %}
+
 
 {#
     Pseudonym of value (any type, cast to text). keys is the alias of a joined
@@ -50,6 +61,20 @@
     ), 1, 32)
 {%- endmacro %}
 
+{#
+    Spark SQL has no HMAC function, but sha2 on binary and concat of binaries give
+    the same two hashes. sha2 returns lower-case hex, as DuckDB's sha256 does, and
+    cast(... as string) writes the ids, which are text, unchanged.
+#}
+{% macro spark__pseudonymize(value, keys) -%}
+    substr(sha2(concat(
+        {{ keys }}.outer_key_pad,
+        unhex(sha2(concat(
+            {{ keys }}.inner_key_pad, encode(cast({{ value }} as string), 'UTF-8')
+        ), 256))
+    ), 256), 1, 32)
+{%- endmacro %}
+
 
 {# Fail the query that evaluates this expression with message (a SQL string). #}
 {% macro raise_error(message) %}
@@ -62,4 +87,8 @@
 
 {% macro duckdb__raise_error(message) -%}
     error({{ message }})
+{%- endmacro %}
+
+{% macro spark__raise_error(message) -%}
+    raise_error({{ message }})
 {%- endmacro %}

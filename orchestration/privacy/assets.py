@@ -64,11 +64,18 @@ def erase_requested_people(
         reports=settings.reports_dir(),
         analyst_copy=settings.analyst_copy_path(),
     )
+    on_spark = settings.engine() == "spark"
+    erase_elsewhere = None
     with warehouse.connect() as con:
         # The analytics views read the key, and they run after this step.
         store.pseudonym_key(con)
-        results = erasure.process_pending_requests(con, folders)
-        if results and settings.engine() == "spark":
+        if on_spark:
+            from orchestration.privacy import spark
+
+            spark.mirror_pseudonym_key(con)
+            erase_elsewhere = spark.erase_derived_rows
+        results = erasure.process_pending_requests(con, folders, erase_elsewhere)
+        if results and on_spark:
             _erase_from_spark(context, con)
     for result in results:
         context.log.info(
@@ -88,8 +95,9 @@ def _erase_from_spark(context: dg.AssetExecutionContext, con) -> None:
     """Copy the erased raw and identity tables over their Spark copies.
 
     Rewriting a table replaces its Parquet files, so no erased value stays in
-    Spark's raw or identity database. dbt rebuilds staging, intermediate and
-    the marts from raw tonight.
+    Spark's raw or identity database. The derived schemas, the snapshot among
+    them, lost the person's rows during each request
+    (``orchestration.privacy.spark.erase_derived_rows``).
     """
     from identity.spark_catalog import publish_identity_tables
     from ingestion.spark_mirror import mirror_all_sources
@@ -100,13 +108,6 @@ def _erase_from_spark(context: dg.AssetExecutionContext, con) -> None:
     context.log.info(
         f"rewrote {len(rewritten)} Spark raw tables and the identity tables after "
         "erasure"
-    )
-    # TODO: the dbt snapshot snapshots.segment_memberships_snapshot outlives a
-    # night in Spark too and keeps the erased customer ids; on DuckDB,
-    # erasure.process_pending_requests deletes them.
-    context.log.warning(
-        "erasure on Spark: snapshots.segment_memberships_snapshot in the Spark "
-        "catalog is not erased yet and keeps the erased customer ids"
     )
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,6 +97,12 @@ class ErasureResult:
             self.rows[target] = self.rows.get(target, 0) + count
 
 
+# Deletes the rows of the request's customer ids (temp table _erasure_customers)
+# and record keys (_erasure_keys) from copies of the derived schemas outside the
+# DuckDB file, adding the counts to the result.
+DerivedEraser = Callable[[duckdb.DuckDBPyConnection, ErasureResult], None]
+
+
 @dataclass(frozen=True)
 class DataFolders:
     landing: Path
@@ -120,10 +127,17 @@ def _tables_with_column(
 
 
 def process_pending_requests(
-    con: duckdb.DuckDBPyConnection, folders: DataFolders
+    con: duckdb.DuckDBPyConnection,
+    folders: DataFolders,
+    erase_elsewhere: DerivedEraser | None = None,
 ) -> list[ErasureResult]:
     """Erase the person of every pending request, then redact landing rows that the
-    loader dropped for suppressed identifiers."""
+    loader dropped for suppressed identifiers.
+
+    ``erase_elsewhere`` deletes the person's derived rows outside the DuckDB file,
+    such as in Spark's catalog. It runs inside each request's transaction, so a
+    failure there leaves the request pending for the next night.
+    """
     results = []
     requests = store.pending_requests(con)
     if requests:
@@ -131,7 +145,7 @@ def process_pending_requests(
 
         register_functions(con)
     for request in requests:
-        results.append(_erase(con, request, folders))
+        results.append(_erase(con, request, folders, erase_elsewhere))
     _redact_dropped_landing_rows(con, folders.landing)
     return results
 
@@ -140,6 +154,7 @@ def _erase(
     con: duckdb.DuckDBPyConnection,
     request: store.ErasureRequest,
     folders: DataFolders,
+    erase_elsewhere: DerivedEraser | None = None,
 ) -> ErasureResult:
     result = ErasureResult(request.request_id)
     salt = store.salt(con)
@@ -157,6 +172,8 @@ def _erase(
         _delete_raw_rows(con, rewritten, result)
         _delete_identity_rows(con, result)
         _delete_derived_rows(con, result)
+        if erase_elsewhere is not None:
+            erase_elsewhere(con, result)
         match_values = _digest_activation_rows(con, result)
         hashes = con.execute(
             "select distinct kind, identifier_hash from _erasure_hashes"

@@ -210,6 +210,51 @@ def test_erasure_deletes_analyst_copy(con, tmp_path):
     assert ("analyst_copy:analytics.duckdb", 0) in logged
 
 
+def test_erasure_hook_sees_scope_and_logs(con, tmp_path):
+    """The hook for copies outside DuckDB, such as Spark's, reads the request's
+    scope tables, and what it adds to the result reaches the erasure log."""
+    store.ensure_tables(con)
+    request_id = store.record_request(con, "email", "anna@example.de")
+    scope_sizes = []
+
+    def erase_elsewhere(connection, result):
+        scope_sizes.append(
+            connection.execute(
+                "select (select count(*) from _erasure_customers), "
+                "(select count(*) from _erasure_keys)"
+            ).fetchone()
+        )
+        result.add("spark:snapshots.segment_memberships_snapshot", 3)
+
+    folders = erasure.DataFolders(
+        tmp_path / "landing", tmp_path / "out", tmp_path / "rep"
+    )
+    erasure.process_pending_requests(con, folders, erase_elsewhere)
+
+    assert scope_sizes == [(0, 0)]
+    logged = con.execute(
+        "select target, rows_affected from privacy.erasure_log where request_id = ?",
+        [request_id],
+    ).fetchall()
+    assert ("spark:snapshots.segment_memberships_snapshot", 3) in logged
+
+
+def test_failed_erasure_hook_keeps_request_pending(con, tmp_path):
+    store.ensure_tables(con)
+    store.record_request(con, "email", "anna@example.de")
+
+    def erase_elsewhere(connection, result):
+        raise RuntimeError("Spark is unavailable")
+
+    folders = erasure.DataFolders(
+        tmp_path / "landing", tmp_path / "out", tmp_path / "rep"
+    )
+    with pytest.raises(RuntimeError):
+        erasure.process_pending_requests(con, folders, erase_elsewhere)
+
+    assert len(store.pending_requests(con)) == 1
+
+
 @pytest.mark.parametrize("night", [date(2026, 11, 30), date(2026, 12, 1)])
 def test_erased_person_removed_by_next_sync(tmp_path, night):
     """The sync after an erasure removes the person with digests, on a later night

@@ -52,6 +52,9 @@ RAW_TABLES = [
     "raw._load_log",
 ]
 IDENTITY_INPUTS = ["intermediate.int_person_records", "intermediate.int_identifiers"]
+SNAPSHOT = "snapshots.segment_memberships_snapshot"
+ERASED_CUSTOMER = "cust-erased"
+KEPT_CUSTOMER = "cust-kept"
 
 
 @pytest.fixture(scope="module")
@@ -171,11 +174,40 @@ def test_redelivered_extract_replaces_spark_rows(workspace, spark_engine_warehou
     assert spark_duplicate_rows("raw.crm_contacts") == 0
 
 
-def test_erased_rows_leave_spark_raw(spark_engine_warehouse):
+def create_spark_snapshot() -> None:
+    """A segment membership snapshot in Spark, as Parquet: two rows of the erased
+    customer (one closed, one current), one of another customer, one without id."""
     from orchestration.spark_session import spark_session
 
+    spark = spark_session()
+    spark.sql("create database if not exists snapshots")
+    spark.sql(f"drop table if exists {SNAPSHOT}")
+    spark.sql(
+        f"create table {SNAPSHOT} using parquet as select * from values "
+        f"('{ERASED_CUSTOMER}', 'lapsed_buyers', timestamp'2026-11-01 02:00:00'), "
+        f"('{ERASED_CUSTOMER}', 'champions', null), "
+        f"('{KEPT_CUSTOMER}', 'champions', null), "
+        "(null, 'champions', null) "
+        "as t(customer_id, segment_name, dbt_valid_to)"
+    )
+
+
+def test_erased_rows_leave_spark_raw_and_snapshot(spark_engine_warehouse):
+    from orchestration.privacy.erasure import ErasureResult
+    from orchestration.privacy.spark import erase_derived_rows
+    from orchestration.spark_session import spark_session
+
+    create_spark_snapshot()
+    result = ErasureResult("request-1")
     with duckdb.connect(str(spark_engine_warehouse)) as con:
         con.execute("delete from raw.web_events where _row_number <= 5")
+        # The scope that erasure._resolve_scope leaves for one request.
+        con.execute(
+            "create temp table _erasure_customers as select ? as customer_id",
+            [ERASED_CUSTOMER],
+        )
+        con.execute("create temp table _erasure_keys (record_key varchar)")
+        erase_derived_rows(con, result)
         results = {m.table: m.action for m in mirror_all_sources(con)}
 
     assert results["raw.web_events"] == "rewritten"
@@ -185,6 +217,12 @@ def test_erased_rows_leave_spark_raw(spark_engine_warehouse):
         "select count(*) from raw.web_events where _row_number <= 5"
     )
     assert erased.collect()[0][0] == 0
+
+    assert result.rows == {f"spark:{SNAPSHOT}": 2}
+    rows = spark_session().sql(f"select customer_id from {SNAPSHOT}").collect()
+    assert sorted((row[0] or "") for row in rows) == ["", KEPT_CUSTOMER]
+    tables = [t.name for t in spark_session().catalog.listTables("snapshots")]
+    assert tables == ["segment_memberships_snapshot"]
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,3 @@
-{{ config(enabled=target.type != 'spark') }}
 -- marts.campaign_performance as it is: aggregates with no customer-level rows.
 with
 

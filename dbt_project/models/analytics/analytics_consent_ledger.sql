@@ -1,4 +1,3 @@
-{{ config(enabled=target.type != 'spark') }}
 -- One row per consent decision, as marts.consent_ledger, with pseudonyms in place
 -- of the ids and without the record key, which can contain an email address.
 with

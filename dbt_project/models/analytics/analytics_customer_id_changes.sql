@@ -1,4 +1,3 @@
-{{ config(enabled=target.type != 'spark') }}
 -- One row per merge or split of a customer id, as marts.customer_id_changes, by
 -- pseudonym, so analyses over several nights can follow a customer.
 with

@@ -1,4 +1,3 @@
-{{ config(enabled=target.type != 'spark') }}
 -- One row per touchpoint of a known customer, as marts.customer_timeline, with
 -- pseudonyms in place of the ids and without the detail text: the touchpoint's
 -- order, session, email activity or ticket is in its own analytics table under

@@ -1,4 +1,3 @@
-{{ config(enabled=target.type != 'spark') }}
 -- One row per known customer with no contact data. A pseudonym replaces the
 -- customer id, the country and the first two characters of the postal code replace
 -- the address, and the birth year and an age band replace the birth date. Consent,

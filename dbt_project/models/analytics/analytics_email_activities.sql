@@ -1,4 +1,3 @@
-{{ config(enabled=target.type != 'spark') }}
 -- One row per email activity, as marts.fct_email_activities, with pseudonyms in
 -- place of the activity and customer ids, no email address, and click URLs
 -- without their query string.

@@ -1,4 +1,3 @@
-{{ config(enabled=target.type != 'spark') }}
 -- One row per web or app event, as marts.fct_events, with pseudonyms in place of
 -- the event, visitor, session and customer ids, and the page as host and path:
 -- query strings and the referrer's path can carry personal data.

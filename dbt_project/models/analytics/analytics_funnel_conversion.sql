@@ -1,4 +1,3 @@
-{{ config(enabled=target.type != 'spark') }}
 -- marts.funnel_conversion as it is: aggregates with no customer-level rows.
 with
 

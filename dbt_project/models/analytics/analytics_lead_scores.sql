@@ -1,4 +1,3 @@
-{{ config(enabled=target.type != 'spark') }}
 -- One row per customer with a lead score, as marts.sales_lead_scores, by pseudonym.
 with
 

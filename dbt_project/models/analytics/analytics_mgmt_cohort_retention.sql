@@ -1,4 +1,3 @@
-{{ config(enabled=target.type != 'spark') }}
 -- marts.mgmt_cohort_retention as it is: aggregates with no customer-level rows.
 with
 

@@ -1,4 +1,3 @@
-{{ config(enabled=target.type != 'spark') }}
 -- marts.mgmt_kpis_monthly as it is: aggregates with no customer-level rows.
 with
 

@@ -1,4 +1,3 @@
-{{ config(enabled=target.type != 'spark') }}
 -- One row per order and attribution model, as marts.order_attribution, with
 -- pseudonyms in place of the ids. touch_pseudonym is the session_pseudonym of a
 -- web touch or the email_activity_pseudonym of an email touch.

@@ -1,4 +1,3 @@
-{{ config(enabled=target.type != 'spark') }}
 -- One row per shop order, as marts.fct_orders, with pseudonyms in place of the
 -- order and customer ids. The shop's internal order number is left out.
 -- NOTE: discount_code passes through because the shop's codes are campaign codes.

@@ -1,4 +1,3 @@
-{{ config(enabled=target.type != 'spark') }}
 -- marts.product_monthly_performance as it is: aggregates with no customer-level rows.
 with
 

@@ -1,4 +1,3 @@
-{{ config(enabled=target.type != 'spark') }}
 -- One row per stay of a customer in a segment, as
 -- marts.segment_membership_history, by pseudonym.
 with

@@ -1,4 +1,3 @@
-{{ config(enabled=target.type != 'spark') }}
 -- One row per customer and segment, as marts.segment_memberships, by pseudonym.
 with
 

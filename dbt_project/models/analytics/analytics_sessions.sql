@@ -1,4 +1,3 @@
-{{ config(enabled=target.type != 'spark') }}
 -- One row per visitor session, as marts.fct_sessions, with pseudonyms in place of
 -- the session, visitor and customer ids and of the anonymous id.
 with

@@ -1,4 +1,3 @@
-{{ config(enabled=target.type != 'spark') }}
 -- One row per helpdesk ticket, as marts.fct_support_tickets, with pseudonyms in
 -- place of the ticket and customer ids and without the subject, which is free text.
 with

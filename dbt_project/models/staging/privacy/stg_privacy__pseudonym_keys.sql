@@ -1,4 +1,3 @@
-{{ config(enabled=target.type != 'spark') }}
 {#
     The pseudonym key as the two padded HMAC-SHA256 keys (RFC 2104), one row.
     A view, so the key exists only in privacy.settings and in no other table.
