@@ -122,6 +122,8 @@ def identity_resolution(
             / settings.run_date().isoformat(),
             run_id=context.run.run_id,
             splink_engine=engine,
+            # TODO: incremental scoring runs on DuckDB only.
+            incremental=settings.identity_incremental() and engine == "duckdb",
         )
         check_results = health_check_results(con)
         if engine == "spark":
@@ -143,6 +145,11 @@ def identity_resolution(
         "customer_ids_merged": result.id_changes.merged,
         "customer_ids_split": result.id_changes.split,
     }
+    if result.incremental is not None:
+        metadata |= {
+            "records_scored_again": result.incremental.records_to_score,
+            "pair_vectors_reused": result.incremental.reused_pairs,
+        }
     if result.f1 is not None:
         metadata |= {
             "pairwise_precision": _metric(result.precision),

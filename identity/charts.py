@@ -7,7 +7,9 @@ Each run writes three files into its report folder:
   closest to the threshold first. Splink's ``remove_sensitive_data`` option keeps
   record values out of it.
 - ``cluster_studio.html``: Splink's cluster studio for the largest groups that
-  Splink pairs at or above the threshold form among a sample of records. It shows
+  Splink pairs at or above the threshold form among a sample of records. Splink
+  scores only pairs that identifier links do not join already, so the groups show
+  what Splink adds to the identifier links, not whole customers. It shows
   record values (names, emails), so the folder is created readable by its owner only.
 
 The charts bundle their JavaScript (``inline=True``), so they open without network

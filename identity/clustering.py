@@ -14,6 +14,12 @@ are several times faster than on the text keys. Because labels only decrease, a 
 changed no label exactly when the sum of the labels stayed the same, so convergence
 needs no join with the previous labels.
 
+Clustering runs in two stages. ``label_identifier_components`` finds the components
+of the identifier links alone, before Splink runs, so that Splink can skip the pairs
+that identifier links already join (``splink_model.skip_identifier_linked_pairs``).
+``cluster_records`` then joins those components along the Splink links: each
+identifier component is one node, labelled with its smallest record's number.
+
 That label, ``cluster_key``, names a component within one run only.
 ``identity.stable_ids`` turns components into customer ids that persist across runs.
 """
@@ -32,6 +38,7 @@ from identity.tables import PERSON_RECORDS, scratch_table
 logger = logging.getLogger(__name__)
 
 NODES = scratch_table("cluster_nodes")
+IDENTIFIER_COMPONENTS = scratch_table("identifier_components")
 EDGES = scratch_table("cluster_edges")
 LABELS = scratch_table("cluster_labels")
 RECORD_CLUSTERS = scratch_table("record_clusters")
@@ -41,15 +48,20 @@ RECORD_CLUSTERS = scratch_table("record_clusters")
 MAX_ROUNDS = 1000
 
 
-def cluster_records(con: duckdb.DuckDBPyConnection) -> int:
-    """Write ``record_clusters`` (record_key, cluster_key) to the scratch database.
+def label_identifier_components(con: duckdb.DuckDBPyConnection) -> int:
+    """Write ``identifier_components`` (record_key, node, component) to scratch.
 
-    Uses ``identifier_links`` and ``splink_links`` from the scratch database and
-    every record of ``intermediate.int_person_records``, linked or not. cluster_key
-    is the smallest record_key of the record's component. Returns the number of
-    components.
+    Uses ``identifier_links`` from the scratch database and every record of
+    ``intermediate.int_person_records``. node numbers the records in record_key
+    order, and component is the smallest node of the record's component in the
+    graph of identifier links alone. Returns the number of components.
     """
-    _write_nodes_and_edges(con)
+    con.execute(f"""
+        create or replace table {NODES} as
+        select record_key, row_number() over (order by record_key) as node
+        from {PERSON_RECORDS}
+    """)
+    _write_edges(con, f"select record_key_l, record_key_r from {IDENTIFIER_LINKS}")
     con.execute(f"""
         create or replace table {LABELS} as
         select node, node as label from {NODES}
@@ -57,12 +69,55 @@ def cluster_records(con: duckdb.DuckDBPyConnection) -> int:
 
     rounds = _propagate_labels(con)
     con.execute(f"""
-        create or replace table {RECORD_CLUSTERS} as
-        select n.record_key, root.record_key as cluster_key
+        create or replace table {IDENTIFIER_COMPONENTS} as
+        select n.record_key, n.node, l.label as component
         from {NODES} as n
+        inner join {LABELS} as l using (node)
+    """)
+    components = fetch_value(
+        con, f"select count(distinct component) from {IDENTIFIER_COMPONENTS}"
+    )
+    logger.info(
+        "Identifier links join the records into %d components in %d rounds",
+        components,
+        rounds,
+    )
+    return components
+
+
+def cluster_records(con: duckdb.DuckDBPyConnection) -> int:
+    """Write ``record_clusters`` (record_key, cluster_key) to the scratch database.
+
+    Uses ``identifier_links`` and ``splink_links`` from the scratch database and
+    every record of ``intermediate.int_person_records``, linked or not. Reuses
+    ``identifier_components`` when the run wrote it already (``resolve.link_records``
+    does), so the identifier links must not change in between. cluster_key is the
+    smallest record_key of the record's component. Returns the number of components.
+    """
+    if not _table_exists(con, IDENTIFIER_COMPONENTS):
+        label_identifier_components(con)
+
+    # Each identifier component is one node, numbered by its smallest record, so
+    # the smallest label of a cluster still names its smallest record_key.
+    _write_edges(
+        con,
+        f"select record_key_l, record_key_r from {SPLINK_LINKS}",
+        node_column="component",
+    )
+    con.execute(f"""
+        create or replace table {LABELS} as
+        select distinct component as node, component as label
+        from {IDENTIFIER_COMPONENTS}
+    """)
+
+    rounds = _propagate_labels(con)
+    con.execute(f"""
+        create or replace table {RECORD_CLUSTERS} as
+        select c.record_key, root.record_key as cluster_key
+        from {IDENTIFIER_COMPONENTS} as c
         inner join {LABELS} as l
-            on n.node = l.node
-        inner join {NODES} as root
+            on c.component = l.node
+        inner join {IDENTIFIER_COMPONENTS} as root
             on l.label = root.node
     """)
 
@@ -73,33 +128,44 @@ def cluster_records(con: duckdb.DuckDBPyConnection) -> int:
     return customers
 
 
-def _write_nodes_and_edges(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"""
-        create or replace table {NODES} as
-        select record_key, row_number() over (order by record_key) as node
-        from {PERSON_RECORDS}
-    """)
+def _write_edges(
+    con: duckdb.DuckDBPyConnection, links_sql: str, node_column: str = "node"
+) -> None:
+    """Write ``cluster_edges`` (node, neighbour) from record pairs.
+
+    ``links_sql`` selects (record_key_l, record_key_r). With ``node_column``
+    "component", the edges join identifier components instead of records, and
+    links inside one component are left out.
+    """
+    nodes = NODES if node_column == "node" else IDENTIFIER_COMPONENTS
     # Both directions, so one join finds every neighbour of a record. Duplicates are
     # removed on the node numbers, which is cheaper than on the record keys.
     con.execute(f"""
         create or replace table {EDGES} as
-        with links as (
-            select record_key_l, record_key_r from {IDENTIFIER_LINKS}
-            union all
-            select record_key_l, record_key_r from {SPLINK_LINKS}
-        ),
-
-        numbered as (
-            select distinct l.node as node_l, r.node as node_r
-            from links
-            inner join {NODES} as l on links.record_key_l = l.record_key
-            inner join {NODES} as r on links.record_key_r = r.record_key
+        with numbered as (
+            select distinct l.{node_column} as node_l, r.{node_column} as node_r
+            from ({links_sql}) as links
+            inner join {nodes} as l on links.record_key_l = l.record_key
+            inner join {nodes} as r on links.record_key_r = r.record_key
+            where l.{node_column} <> r.{node_column}
         )
 
         select node_l as node, node_r as neighbour from numbered
         union all
         select node_r, node_l from numbered
     """)
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, qualified_name: str) -> bool:
+    database, schema, table = qualified_name.split(".")
+    return bool(
+        fetch_value(
+            con,
+            "select count(*) from information_schema.tables "
+            "where table_catalog = ? and table_schema = ? and table_name = ?",
+            [database, schema, table],
+        )
+    )
 
 
 def _propagate_labels(con: duckdb.DuckDBPyConnection) -> int:

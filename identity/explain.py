@@ -86,7 +86,9 @@ def write_pair_scores(con: duckdb.DuckDBPyConnection) -> int:
 
     The table has one row per scored pair with match_probability, match_weight and
     Splink's gamma_<comparison> and mw_<comparison> (match weight) columns, so its columns follow
-    the model's comparisons. It contains no compared values. Returns the row count.
+    the model's comparisons. It contains no compared values. Pairs whose records
+    identifier links already join, directly or through other records, are not
+    scored and have no row. Returns the row count.
     """
     con.execute(f"create schema if not exists {IDENTITY_SCHEMA}")
     con.execute(f"create or replace table {PAIR_SCORES} as from {SCORED_PAIRS}")

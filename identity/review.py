@@ -1,7 +1,9 @@
 """Clerical review: uncertain Splink pairs go to a queue, and decisions override.
 
 Pairs scored from ``DEFAULT_REVIEW_MIN_PROBABILITY`` (identity.splink_model) up to
-the match threshold go to ``identity.review_queue`` with masked evidence. A
+the match threshold go to ``identity.review_queue`` with masked evidence. Splink
+does not score pairs whose records identifier links already join, so no decision
+could change their customer, and they do not enter the queue. A
 reviewer's decision is read on the next run from ``identity/review_decisions.csv``
 (committed with the repository) and from the optional warehouse table
 ``identity.review_decisions``. Both have the columns left_record_key,
@@ -11,7 +13,9 @@ one pair has several decisions, the latest decided_at wins.
 'match' adds the pair to the links that clustering joins. 'no match' removes the
 Splink pair. Identifier links are not removed, so a rejected pair can still end in
 one customer; ``write_review_queue`` lists such pairs with the reason
-``rejected_pair_still_linked``.
+``rejected_pair_still_linked``. When Splink skipped the pair or scored it below the
+review band, the row has no match probability and its evidence shows '-' for
+each level and weight.
 """
 
 from __future__ import annotations

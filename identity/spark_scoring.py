@@ -32,6 +32,7 @@ from identity.splink_model import (
     enforce_comparison_budget,
     keep_scored_pairs,
     model_for_dialect,
+    skip_identifier_linked_pairs,
 )
 from identity.sql import fetch_value
 from identity.tables import scratch_table
@@ -54,6 +55,7 @@ def predict_links_on_spark(
     max_comparisons: int | None = None,
     on_predictions: Callable[[str], None] | None = None,
     prior: float | None = None,
+    skip_linked_pairs: bool = False,
 ) -> int:
     """Score the blocked pairs on Spark; write them to scratch like ``predict_links``.
 
@@ -64,8 +66,9 @@ def predict_links_on_spark(
     ``on_predictions`` gets the name of the predictions' copy in the scratch
     database, which contains the compared values, before that copy is dropped.
     ``prior`` replaces the saved model's probability that two random records match
-    (see ``training.estimate_prior``), as on DuckDB. Returns the number of pairs at
-    or above ``threshold``.
+    (see ``training.estimate_prior``), as on DuckDB. ``skip_linked_pairs`` skips
+    the pairs in one identifier component, as ``splink_model.create_linker`` does.
+    Returns the number of pairs at or above ``threshold``.
     """
     records = fetch_value(splink_cursor, f"select count(*) from {MATCHING_RECORDS}")
     if max_comparisons is None:
@@ -73,6 +76,8 @@ def predict_links_on_spark(
     settings = model_for_dialect(model_path, "spark")
     if prior is not None:
         settings["probability_two_random_records_match"] = prior
+    if skip_linked_pairs:
+        settings = skip_identifier_linked_pairs(settings)
     # Explanations and charts need each pair's comparison vector and match weights;
     # neither switch changes a score (see splink_model.create_linker).
     settings["retain_matching_columns"] = True

@@ -20,6 +20,7 @@ from identity.splink_model import (
     max_comparisons_from_block_sizes,
     model_settings,
     predict_links,
+    skip_identifier_linked_pairs,
 )
 
 RECORDS = 20_000
@@ -47,7 +48,8 @@ def splink_cursor() -> duckdb.DuckDBPyConnection:
                 'city' || (i % 50) as city,
                 'user' || i || '@example.com' as email,
                 '+4917' || (10000000 + i) as phone,
-                'user' || i as email_local_part
+                'user' || i as email_local_part,
+                i % 3 as identifier_component
             from range({RECORDS}) as t(i)
         """)
         yield cursor
@@ -82,6 +84,17 @@ def test_rule_over_budget_is_rejected_before_prediction(splink_cursor):
     assert not any("predict" in name for name in tables)
     assert SPLINK_LINKS.rsplit(".", 1)[1] not in tables
     assert SCORED_PAIRS.rsplit(".", 1)[1] not in tables
+
+
+def test_exact_count_includes_skipped_pairs(splink_cursor):
+    # Skipping pairs inside identifier components leaves the blocking join as
+    # large as before, so the budget still counts every pair the join generates.
+    settings = first_name_only_settings().create_settings_dict("duckdb")
+    linker = create_linker(splink_cursor, skip_identifier_linked_pairs(settings))
+
+    counts = count_comparisons(linker, splink_cursor)
+
+    assert counts == [('l."first_name" = r."first_name"', FIRST_NAME_COMPARISONS)]
 
 
 def test_budget_defaults_to_multiple_of_records():
