@@ -21,6 +21,7 @@ import pyarrow as pa
 from dbt.adapters.duckdb.plugins import BasePlugin
 
 from ingestion import normalize
+from orchestration import settings
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +104,11 @@ def register_functions(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 class Plugin(BasePlugin):
-    """dbt-duckdb plugin that registers the normalizer functions."""
+    """dbt-duckdb plugin that registers the normalizer functions and applies the
+    project's DuckDB memory limit and spill folder."""
 
     def configure_connection(self, conn: duckdb.DuckDBPyConnection) -> None:
+        # Once per connection, before any model runs: DuckDB cannot switch its
+        # temporary directory after a query has spilled to it.
+        settings.configure_duckdb(conn)
         register_functions(conn)

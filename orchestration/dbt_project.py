@@ -36,8 +36,6 @@ def _newest_source_change(project_dir: Path) -> float:
 # (`dbt parse` twice on a 2-core machine).
 PROFILE_VARIABLES = (
     "CDP_WAREHOUSE",
-    "CDP_DUCKDB_MEMORY_LIMIT",
-    "CDP_DUCKDB_TEMP_DIR",
     "CDP_SPARK_THRIFT_HOST",
     "CDP_SPARK_THRIFT_PORT",
     "CDP_SPARK_THRIFT_USER",

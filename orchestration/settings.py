@@ -96,7 +96,7 @@ def duckdb_temp_directory() -> Path:
     """Folder DuckDB spills to past its memory limit (``CDP_DUCKDB_TEMP_DIR``).
 
     The default, ``<warehouse>.tmp``, is DuckDB's own default for a database file.
-    dbt's profile computes the same defaults, so neither setting is exported.
+    dbt's connections get the same settings from the plugin ``ingestion.dbt_udfs``.
     """
     return _path_from_env("CDP_DUCKDB_TEMP_DIR", Path(f"{warehouse_path()}.tmp"))
 

@@ -111,3 +111,50 @@ def test_dbt_profile_sets_limit_and_folder(
     assert '"memory_limit": "1.0 GiB"' in result.stdout
     assert f'"temp_directory": "{warehouse}.tmp"' in result.stdout
     assert settings.duckdb_temp_directory() == Path(f"{warehouse}.tmp")
+
+
+SPILLING_MODEL = """
+{{ config(materialized='table') }}
+select i, md5(cast(i as varchar)) as digest
+from range(3000000) as numbers(i)
+order by digest
+"""
+NEXT_MODEL = """
+{{ config(materialized='table') }}
+select count(*) as row_count from {{ ref('spilling') }}
+"""
+
+
+def spilling_project(folder: Path) -> Path:
+    """Write a dbt project with the real profile: a model that spills, then another."""
+    models = folder / "models"
+    models.mkdir(parents=True)
+    (folder / "dbt_project.yml").write_text(
+        "name: spill_check\nversion: '1.0'\nprofile: cdp\n"
+        "flags:\n  send_anonymous_usage_stats: false\n",
+        encoding="utf-8",
+    )
+    profile = settings.DBT_PROJECT_DIR / "profiles.yml"
+    (folder / "profiles.yml").write_text(profile.read_text(encoding="utf-8"))
+    (models / "spilling.sql").write_text(SPILLING_MODEL, encoding="utf-8")
+    (models / "after_spill.sql").write_text(NEXT_MODEL, encoding="utf-8")
+    return folder
+
+
+def test_dbt_models_run_after_a_spill(
+    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # dbt-duckdb applies profile settings before every model, and DuckDB rejects a
+    # new temp_directory once a query has spilled, so the limit and folder must be
+    # set once per connection.
+    monkeypatch.setenv("CDP_DUCKDB_MEMORY_LIMIT", "100MB")
+    project = spilling_project(tmp_path / "project")
+
+    result = run_dbt(["build"], warehouse, tmp_path, project_dir=project)
+
+    output = result.stdout[-4000:]
+    assert result.returncode == 0, output
+    assert "PASS=2" in output
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        [(count,)] = con.execute("select row_count from main.after_spill").fetchall()
+    assert count == 3_000_000
