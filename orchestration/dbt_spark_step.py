@@ -41,16 +41,9 @@ def invoke_dbt_on_spark(args: Sequence[str], callbacks: list[Callable]) -> Any:
 
     ``callbacks`` receive every dbt event as it happens.
     """
-    from dbt.cli.main import dbtRunner
+    from orchestration.spark_dbt import run_dbt_on_spark
 
-    from orchestration.spark_session import export_spark_conf, spark_session
-
-    # TODO: call the dbt project's own in-process Spark runner here once it passes
-    # callbacks to dbtRunner. That runner also registers the cdp_normalize_*
-    # functions that the staging models call, and this bare call does not.
-    export_spark_conf()
-    spark_session()
-    return dbtRunner(callbacks=callbacks).invoke(list(args))
+    return run_dbt_on_spark(args, callbacks=callbacks)
 
 
 def build_on_spark(context: dg.AssetExecutionContext) -> Iterator:

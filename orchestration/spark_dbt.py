@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from orchestration.settings import DBT_PROJECT_DIR
 from orchestration.spark_session import export_spark_conf, spark_session
@@ -37,11 +37,12 @@ def prepare_spark_for_dbt():
     return session
 
 
-def run_dbt_on_spark(args: Sequence[str]):
+def run_dbt_on_spark(args: Sequence[str], callbacks: Sequence[Callable] = ()):
     """Invoke dbt with ``args`` on the ``spark`` target and return dbt's result.
 
     ``--project-dir``, ``--profiles-dir`` and ``--target`` default to this project
-    and its Spark target when ``args`` do not set them.
+    and its Spark target when ``args`` do not set them. ``callbacks`` receive every
+    dbt event as it happens.
     """
     from dbt.cli.main import dbtRunner
 
@@ -57,7 +58,7 @@ def run_dbt_on_spark(args: Sequence[str]):
             command += [option, value]
 
     logger.info("running dbt on Spark: %s", " ".join(command))
-    return dbtRunner().invoke(command)
+    return dbtRunner(callbacks=list(callbacks)).invoke(command)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ Derby admits one process at a time; the nightly job runs its steps one after
 another, which fits. On a cluster, set ``CDP_SPARK_MASTER`` and point Spark at the
 cluster's metastore through ``SPARK_CONF_DIR`` instead.
 
-NOTE: no test runs a non-local master; docs/spark.md lists what a cluster needs.
+NOTE: only ``benchmarks/spark_standalone.py`` runs a non-local master, a
+standalone cluster on one machine. docs/spark.md lists what a cluster of several
+machines still needs.
 """
 
 from __future__ import annotations
