@@ -16,8 +16,8 @@ A run with stored state:
 
 1. marks records for scoring: new records, records whose matching columns changed
    (a new spelling, or an e-mail address that became over-shared and so NULL), and
-   every record of a previous identifier component that is now split, because its
-   pairs were skipped last time and are now scored in a full run
+   every record of a previous identifier component that is now split. The pairs
+   inside such a component were skipped last time, and a full run now scores them
    (``splink_model.skip_identifier_linked_pairs``);
 2. lets Splink block all records as usual but score only pairs with at least one
    marked record and with records in different identifier components;

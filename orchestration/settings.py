@@ -78,10 +78,12 @@ def dagster_home() -> Path:
 
 
 # Half the machine's physical memory, as DuckDB reads it. DuckDB's own default of
-# 80% assumes it is the only large consumer, but a run also keeps Python heaps in
-# memory (Splink, pandas in the quality checks and lifetime value, the dbt process)
-# and relies on the OS file cache for the landing files. The limit covers DuckDB's
+# 80% assumes it is the only large consumer. A run also keeps Python heaps in memory
+# (Splink, pandas in the quality checks and lifetime value, the dbt process), and it
+# relies on the OS file cache for the landing files. The limit covers DuckDB's
 # buffer manager only, and past it DuckDB spills to the temporary directory.
+# NOTE: at 1,000,000 generated customers the dbt process still peaked at 16.75 GB
+# under the 50% limit (11.7 GiB); what DuckDB allocates outside it is not measured.
 DEFAULT_DUCKDB_MEMORY_LIMIT = "50%"
 
 
