@@ -17,7 +17,9 @@ from ingestion.quality import STAGING_RULES
 from orchestration import settings
 from orchestration.resources import DuckDBWarehouse
 
-UPSTREAM_MODELS = ["int_person_records", "int_identifiers"]
+# The consent signals tell who subscribed an e-mail address a household shares
+# (graph._add_subscriber_links).
+UPSTREAM_MODELS = ["int_person_records", "int_identifiers", "int_email_consent_signals"]
 # Identity reads the staging models through the intermediate ones, which dbt builds
 # in the same step. Depending on the checked staging models directly lets their
 # blocking quality checks stop identity resolution and everything after it.

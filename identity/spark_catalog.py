@@ -1,10 +1,10 @@
 """Identity resolution's inputs and outputs in the Spark catalog (``CDP_ENGINE=spark``).
 
-dbt on Spark writes the two tables identity resolution reads into Spark's
+dbt on Spark writes the three tables identity resolution reads into Spark's
 ``intermediate`` database. Before a run they are copied into the DuckDB file under
 the same names, and the identifier graph, clustering and stable ids run there as on
-the DuckDB engine. Their tables hold one row per person record or identifier, far
-fewer than the event tables that stay in Spark. The id tables that carry customer
+the DuckDB engine. Their tables hold one row per person record, identifier or
+consent signal, far fewer than the event tables that stay in Spark. The id tables that carry customer
 ids from night to night stay in the DuckDB file too. After the run, every table of
 DuckDB's ``identity`` schema is copied whole into Spark's ``identity`` database,
 with the same names and columns, where the marts read them.
@@ -16,12 +16,17 @@ import logging
 
 import duckdb
 
-from identity.tables import IDENTIFIERS, IDENTITY_SCHEMA, PERSON_RECORDS
+from identity.tables import (
+    EMAIL_CONSENT_SIGNALS,
+    IDENTIFIERS,
+    IDENTITY_SCHEMA,
+    PERSON_RECORDS,
+)
 from orchestration.spark_tables import copy_from_spark, copy_to_spark
 
 logger = logging.getLogger(__name__)
 
-INPUT_TABLES = (PERSON_RECORDS, IDENTIFIERS)
+INPUT_TABLES = (PERSON_RECORDS, IDENTIFIERS, EMAIL_CONSENT_SIGNALS)
 
 
 def copy_inputs_from_spark(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

@@ -11,6 +11,9 @@ from __future__ import annotations
 # Inputs, written by the dbt intermediate models.
 PERSON_RECORDS = "intermediate.int_person_records"
 IDENTIFIERS = "intermediate.int_identifiers"
+# Optional: consent statements per record (record_key, is_consent, ...). The
+# identifier graph reads them to find who subscribed a shared e-mail address.
+EMAIL_CONSENT_SIGNALS = "intermediate.int_email_consent_signals"
 
 # Outputs, one schema for everything identity resolution owns.
 IDENTITY_SCHEMA = "identity"

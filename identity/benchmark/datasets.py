@@ -2,7 +2,8 @@
 
 Each builder writes one DuckDB file with ``intermediate.int_person_records``,
 ``intermediate.int_identifiers`` and ``GROUND_TRUTH`` (record_key, person_id), so
-every method reads the same records and is scored against the same truth.
+every method reads the same records and is scored against the same truth. Generated
+samples also get ``intermediate.int_email_consent_signals``; FEBRL has no consent.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ def _run_dbt_intermediate_models(warehouse: Path, folder: Path) -> None:
         "--select",
         "+int_person_records",
         "+int_identifiers",
+        "+int_email_consent_signals",
         "--vars",
         f"{{as_of_date: '{HARD_MODE_AS_OF}'}}",
         "--project-dir",

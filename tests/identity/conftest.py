@@ -65,8 +65,13 @@ def write_warehouse(
     con: duckdb.DuckDBPyConnection,
     records: list[Record],
     extra_identifiers: list[Identifier] = (),
+    consents: dict[str, bool] | None = None,
 ) -> None:
-    """Create both intermediate tables in ``con`` and fill them."""
+    """Create both intermediate tables in ``con`` and fill them.
+
+    With ``consents`` (record_key -> opted in or not), also create
+    int_email_consent_signals with one signal per record.
+    """
     con.execute("create schema if not exists intermediate")
     con.execute("""
         create or replace table intermediate.int_person_records (
@@ -91,6 +96,26 @@ def write_warehouse(
     if identifiers:
         con.executemany(
             "insert into intermediate.int_identifiers values (?, ?, ?)", identifiers
+        )
+    if consents is not None:
+        write_consent_signals(con, consents)
+
+
+def write_consent_signals(
+    con: duckdb.DuckDBPyConnection, consents: dict[str, bool]
+) -> None:
+    """Create int_email_consent_signals with one signal per record in ``consents``."""
+    con.execute("""
+        create or replace table intermediate.int_email_consent_signals (
+            consent_signal_id varchar, record_key varchar, signal_source varchar,
+            signal_at timestamp, is_consent boolean
+        )
+    """)
+    if consents:
+        con.executemany(
+            "insert into intermediate.int_email_consent_signals "
+            "values (?, ?, 'crm_opt_in', timestamp '2026-11-30', ?)",
+            [[f"signal-{key}", key, value] for key, value in consents.items()],
         )
 
 
@@ -121,9 +146,11 @@ def build_warehouse(
     """Fill the test's warehouse with records and return its connection."""
 
     def build(
-        records: list[Record], extra_identifiers: list[Identifier] = ()
+        records: list[Record],
+        extra_identifiers: list[Identifier] = (),
+        consents: dict[str, bool] | None = None,
     ) -> duckdb.DuckDBPyConnection:
-        write_warehouse(warehouse, records, extra_identifiers)
+        write_warehouse(warehouse, records, extra_identifiers, consents)
         return warehouse
 
     return build

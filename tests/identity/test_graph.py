@@ -203,6 +203,9 @@ def test_household_email_with_conflicting_names_is_skipped(
         ("Johannes", "Hannes"),
         ("Katharina", "Katharian"),
         ("Jürgen", "JUERGEN"),
+        ("William", "Bill"),
+        ("Josef", "Sepp"),
+        ("Katharina", "Kathi"),
     ],
 )
 def test_shared_email_links_name_variants(
@@ -350,6 +353,85 @@ def test_household_without_last_names_conflicts(build_warehouse, person_record):
 
     assert result.customers == 2
     assert result.pairs_deterministic == 0
+
+
+def test_nameless_record_joins_only_subscriber(build_warehouse, person_record):
+    email = "familie.schmidt@web.de"
+    household = {"last_name": "Schmidt", "email": email}
+    con = build_warehouse(
+        [
+            person_record("crm_contacts", "1", first_name="Anna", **household),
+            person_record("shop_orders", "#1", first_name="Anna", **household),
+            person_record("crm_contacts", "2", first_name="Markus", **household),
+            person_record("email_activity", email, email=email),
+        ],
+        consents={"crm_contacts:1": True, "crm_contacts:2": False},
+    )
+
+    result = resolve_identities(con)
+
+    anna = customer_of(con, "crm_contacts:1")
+    assert customer_of(con, "email_activity:" + email) == anna
+    assert customer_of(con, "shop_orders:#1") == anna
+    assert customer_of(con, "crm_contacts:2") != anna
+    assert result.customers == 2
+
+
+def test_two_subscribers_address_names_one(build_warehouse, person_record):
+    email = "anna.schmidt@web.de"
+    household = {"last_name": "Schmidt", "email": email}
+    con = build_warehouse(
+        [
+            person_record("crm_contacts", "1", first_name="Anna", **household),
+            person_record("crm_contacts", "2", first_name="Markus", **household),
+            person_record("email_activity", email, email=email),
+        ],
+        consents={"crm_contacts:1": True, "crm_contacts:2": True},
+    )
+
+    resolve_identities(con)
+
+    anna = customer_of(con, "crm_contacts:1")
+    assert customer_of(con, "email_activity:" + email) == anna
+    assert customer_of(con, "crm_contacts:2") != anna
+
+
+def test_two_subscribers_unnamed_stay_apart(build_warehouse, person_record):
+    email = "familie.schmidt@web.de"
+    household = {"last_name": "Schmidt", "email": email}
+    con = build_warehouse(
+        [
+            person_record("crm_contacts", "1", first_name="Anna", **household),
+            person_record("crm_contacts", "2", first_name="Markus", **household),
+            person_record("email_activity", email, email=email),
+            # A last name without a first name fits either person.
+            person_record("shop_orders", "#1", **household),
+        ],
+        consents={"crm_contacts:1": True, "crm_contacts:2": True},
+    )
+
+    result = resolve_identities(con)
+
+    assert result.customers == 4
+    assert result.pairs_deterministic == 0
+
+
+def test_last_name_only_record_not_given_to_subscriber(build_warehouse, person_record):
+    email = "familie.schmidt@web.de"
+    household = {"last_name": "Schmidt", "email": email}
+    con = build_warehouse(
+        [
+            person_record("crm_contacts", "1", first_name="Anna", **household),
+            person_record("crm_contacts", "2", first_name="Markus", **household),
+            person_record("shop_orders", "#1", **household),
+        ],
+        consents={"crm_contacts:1": True},
+    )
+
+    resolve_identities(con)
+
+    assert customer_of(con, "shop_orders:#1") != customer_of(con, "crm_contacts:1")
+    assert customer_of(con, "shop_orders:#1") != customer_of(con, "crm_contacts:2")
 
 
 @pytest.mark.parametrize(

@@ -200,6 +200,7 @@ def test_identity_runs_after_intermediate_and_gates(graph):
     assert upstream == {
         "intermediate/int_person_records",
         "intermediate/int_identifiers",
+        "intermediate/int_email_consent_signals",
         *GATED_STAGING_MODELS,
     }
 

@@ -51,7 +51,11 @@ RAW_TABLES = [
     *(f"raw.{s.table}__rejects" for s in SOURCES),
     "raw._load_log",
 ]
-IDENTITY_INPUTS = ["intermediate.int_person_records", "intermediate.int_identifiers"]
+IDENTITY_INPUTS = [
+    "intermediate.int_person_records",
+    "intermediate.int_identifiers",
+    "intermediate.int_email_consent_signals",
+]
 SNAPSHOT = "snapshots.segment_memberships_snapshot"
 ERASED_CUSTOMER = "cust-erased"
 KEPT_CUSTOMER = "cust-kept"
@@ -236,6 +240,7 @@ def intermediate_warehouse(workspace: Path, duckdb_engine_warehouse: Path) -> Pa
         "--select",
         "+int_person_records",
         "+int_identifiers",
+        "+int_email_consent_signals",
         "--exclude",
         "resource_type:test",
         "resource_type:unit_test",
