@@ -10,6 +10,11 @@ The tables sit in the file's ``main`` schema, so in a file named
 ``analytics.customers`` as catalog ``analytics``, schema ``main``. A schema named
 ``analytics`` inside that file would make the name ambiguous.
 
+On the Spark engine the analytics views live in the Spark catalog. The copy then
+reads each view from Spark through Parquet files (``copy_from_spark``) and takes
+the table and column comments from the Spark catalog, where dbt-spark's
+persist_docs wrote the same YAML descriptions as on DuckDB.
+
 The nightly job writes the copy after the analytics views, to a temporary name
 that then replaces the previous copy, so an analyst never opens a half-written
 file. The erasure step deletes it on a night that erases someone, so a copy with
@@ -18,6 +23,8 @@ that step.
 """
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -68,6 +75,25 @@ def _copy_comments(con: duckdb.DuckDBPyConnection, relation: str) -> None:
         con.execute(f'comment on column {target}."{column}" is {_literal(text)}')
 
 
+@contextmanager
+def _replaced_on_success(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target`` and move it over ``target`` when the
+    block ends without an error, so a reader never sees a half-written file. After
+    an error the temporary file is deleted and ``target`` stays as it was."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    wal = Path(f"{temporary}.wal")
+    temporary.unlink(missing_ok=True)
+    try:
+        yield temporary
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        wal.unlink(missing_ok=True)
+        raise
+    os.replace(temporary, target)
+    wal.unlink(missing_ok=True)
+
+
 def write_analyst_copy(con: duckdb.DuckDBPyConnection, target: Path) -> dict[str, int]:
     """Write every analytics relation of the warehouse open on ``con`` (read-write)
     as a table into a new DuckDB file at ``target``, replacing any file there.
@@ -82,24 +108,81 @@ def write_analyst_copy(con: duckdb.DuckDBPyConnection, target: Path) -> dict[str
             "the warehouse has no analytics schema; build the dbt models first "
             "(cdp run)"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")
-    temporary.unlink(missing_ok=True)
     counts = {}
-    con.execute(f"attach {_literal(str(temporary))} as {ALIAS}")
-    try:
-        for relation in relations:
-            copied = f'{ALIAS}.{COPY_SCHEMA}."{relation}"'
-            con.execute(f'create table {copied} as select * from {SCHEMA}."{relation}"')
-            _copy_comments(con, relation)
-            counts[relation] = con.execute(f"select count(*) from {copied}").fetchone()[
-                0
-            ]
-        con.execute(f"checkpoint {ALIAS}")
-    finally:
-        con.execute(f"detach {ALIAS}")
-    os.replace(temporary, target)
-    Path(f"{temporary}.wal").unlink(missing_ok=True)
+    with _replaced_on_success(target) as temporary:
+        con.execute(f"attach {_literal(str(temporary))} as {ALIAS}")
+        try:
+            for relation in relations:
+                copied = f'{ALIAS}.{COPY_SCHEMA}."{relation}"'
+                con.execute(
+                    f'create table {copied} as select * from {SCHEMA}."{relation}"'
+                )
+                _copy_comments(con, relation)
+                counts[relation] = con.execute(
+                    f"select count(*) from {copied}"
+                ).fetchone()[0]
+            con.execute(f"checkpoint {ALIAS}")
+        finally:
+            con.execute(f"detach {ALIAS}")
+    return counts
+
+
+def spark_analytics_relations(spark) -> list[str]:
+    """Return the names of the tables and views of Spark's analytics database, sorted."""
+    if not spark.catalog.databaseExists(SCHEMA):
+        return []
+    return sorted(
+        table.name
+        for table in spark.catalog.listTables(SCHEMA)
+        if not table.isTemporary
+    )
+
+
+def _copy_spark_comments(spark, con: duckdb.DuckDBPyConnection, relation: str) -> None:
+    """Copy the comments that dbt-spark's persist_docs wrote on a Spark view (its
+    YAML descriptions) to the table of the same name in the file open on ``con``."""
+    name = f"{SCHEMA}.{relation}"
+    target = f'{COPY_SCHEMA}."{relation}"'
+    description = spark.catalog.getTable(name).description
+    if description:
+        con.execute(f"comment on table {target} is {_literal(description)}")
+    for column in spark.catalog.listColumns(name):
+        if column.description:
+            con.execute(
+                f'comment on column {target}."{column.name}" '
+                f"is {_literal(column.description)}"
+            )
+
+
+def write_analyst_copy_from_spark(target: Path) -> dict[str, int]:
+    """Write every table and view of Spark's analytics database as a table into a
+    new DuckDB file at ``target``, replacing any file there, for ``CDP_ENGINE=spark``.
+
+    Each table keeps its name, its columns and the comments of the Spark view. The
+    column types are the DuckDB types of the Spark types, which the analytics
+    contracts fix. Returns the row count per table.
+
+    Raises ``ValueError`` when the Spark catalog has no analytics database.
+    """
+    from orchestration.spark_session import spark_session
+    from orchestration.spark_tables import copy_from_spark
+
+    spark = spark_session()
+    relations = spark_analytics_relations(spark)
+    if not relations:
+        raise ValueError(
+            "the Spark catalog has no analytics database; build the dbt models "
+            "first (CDP_ENGINE=spark cdp run)"
+        )
+    counts = {}
+    with _replaced_on_success(target) as temporary:
+        with duckdb.connect(str(temporary)) as con:
+            for relation in relations:
+                counts[relation] = copy_from_spark(
+                    con, f"{SCHEMA}.{relation}", f'{COPY_SCHEMA}."{relation}"'
+                )
+                _copy_spark_comments(spark, con, relation)
+            con.execute("checkpoint")
     return counts
 
 
@@ -130,15 +213,10 @@ def analyst_copy(
 ) -> dg.MaterializeResult:
     target = settings.analyst_copy_path()
     if settings.engine() == "spark":
-        # TODO: copy the analytics views from Spark (copy_from_spark) into the
-        # file, with their comments; until then analysts query them in Spark.
-        context.log.warning(
-            "skipped the analyst file: on the Spark engine the analytics views "
-            "exist in the Spark catalog only"
-        )
-        return dg.MaterializeResult(metadata={"skipped": True})
-    with warehouse.connect() as con:
-        counts = write_analyst_copy(con, target)
+        counts = write_analyst_copy_from_spark(target)
+    else:
+        with warehouse.connect() as con:
+            counts = write_analyst_copy(con, target)
     context.log.info(
         f"wrote {len(counts)} analytics tables, {sum(counts.values())} rows, "
         f"into {target}"

@@ -19,15 +19,26 @@ STEPS_JSON is a list of steps, run in order:
   ``CDP_ENGINE=spark`` on the DuckDB file ``warehouse``, so the audiences are
   copied from the Spark tables this process built. ``CDP_OUTBOX`` and
   ``CDP_RUN_DATE`` come from the environment.
+- ``["analyst_copy", warehouse]`` materializes the analyst file asset with
+  ``CDP_ENGINE=spark``, so the file is copied from the Spark catalog this process
+  built. ``CDP_ANALYST_COPY`` comes from the environment.
+- ``["nightly_selection", warehouse, report, asset_key, ...]`` runs the nightly
+  job of the project's Dagster definitions with ``CDP_ENGINE=spark`` on the DuckDB
+  file ``warehouse``, for the given assets only (keys such as
+  ``staging/stg_crm__contacts``), and writes what the run materialized and
+  checked to the JSON file ``report``.
 
-The exit code is 1 when a dbt or activation step fails.
+The exit code is 1 when a dbt, activation or analyst file step fails; a failed
+nightly job selection shows in its report only.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import time
 from pathlib import Path
 
 
@@ -87,6 +98,72 @@ def activate(warehouse: str) -> bool:
     return result.success
 
 
+def write_analyst_copy(warehouse: str) -> bool:
+    """Run the real analyst file asset on the Spark engine and return whether it
+    passed."""
+    import dagster as dg
+
+    from orchestration.analyst_copy import analyst_copy
+    from orchestration.resources import DuckDBWarehouse
+
+    os.environ["CDP_ENGINE"] = "spark"
+    result = dg.materialize(
+        [analyst_copy], resources={"warehouse": DuckDBWarehouse(path=warehouse)}
+    )
+    return result.success
+
+
+def run_nightly_selection(warehouse: str, report: str, *asset_keys: str) -> bool:
+    """Run the nightly job of ``orchestration.definitions`` for ``asset_keys`` on the
+    Spark engine, as ``cdp run`` and the Dagster UI run it, and return whether it
+    passed.
+
+    The definitions read the engine and the warehouse when they are imported, so
+    both are set first. The dbt artifacts of the run are deleted afterwards.
+    """
+    import dagster as dg
+
+    os.environ["CDP_ENGINE"] = "spark"
+    os.environ["CDP_WAREHOUSE"] = warehouse
+    from orchestration.definitions import defs
+    from orchestration.settings import DBT_PROJECT_DIR
+
+    selection = [dg.AssetKey(key.split("/")) for key in asset_keys]
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def("nightly").execute_in_process(
+            instance=instance, asset_selection=selection, raise_on_error=False
+        )
+    # The dbt steps write them to dbt_project/target/spark-<run>-<step>.
+    for folder in DBT_PROJECT_DIR.joinpath("target").glob(
+        f"spark-{result.run_id[:8]}-*"
+    ):
+        shutil.rmtree(folder)
+    materialized = {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.materialization
+        row_count = materialization.metadata.get("dagster/row_count")
+        materialized[materialization.asset_key.to_user_string()] = (
+            row_count.value if row_count is not None else None
+        )
+    checks = [
+        [check.asset_check_key.to_user_string(), check.passed]
+        for check in (
+            event.asset_check_evaluation_data
+            for event in result.all_events
+            if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        )
+    ]
+    failed_steps = [event.step_key for event in result.get_step_failure_events()]
+    body = {
+        "success": result.success,
+        "materialized": materialized,
+        "checks": checks,
+        "failed_steps": failed_steps,
+    }
+    Path(report).write_text(json.dumps(body), encoding="utf-8")
+    return result.success
+
+
 def main(parquet_dir: str, steps_json: str) -> int:
     from orchestration.spark_dbt import prepare_spark_for_dbt, run_dbt_on_spark
 
@@ -94,6 +171,7 @@ def main(parquet_dir: str, steps_json: str) -> int:
     load_tables(spark, Path(parquet_dir))
 
     for kind, *arguments in json.loads(steps_json):
+        started = time.monotonic()
         if kind == "sql":
             spark.sql(arguments[0])
         elif kind == "pseudonym_key":
@@ -103,8 +181,17 @@ def main(parquet_dir: str, steps_json: str) -> int:
         elif kind == "activate":
             if not activate(arguments[0]):
                 return 1
+        elif kind == "analyst_copy":
+            if not write_analyst_copy(arguments[0]):
+                return 1
+        elif kind == "nightly_selection":
+            # The report carries the outcome, so a failed run fails the tests
+            # that read it and not every test of the build.
+            run_nightly_selection(*arguments)
         elif not run_dbt_on_spark(arguments).success:
             return 1
+        if kind != "sql":
+            print(f"step {kind}: {time.monotonic() - started:.1f} s", flush=True)
     return 0
 
 

@@ -13,10 +13,16 @@ are left out.
 A second ``dbt snapshot`` on Spark, after one membership is removed and one added,
 checks the snapshot's rewrite of a Parquet table.
 
-Last, the destination assets run on both builds: with ``CDP_ENGINE=spark`` in the
-Spark process, which copies the audiences from Spark into a DuckDB file without
-the dbt schemas, and with ``CDP_ENGINE=duckdb`` on a copy of the small warehouse.
-The audience files of both outboxes must be byte for byte the same.
+Then the destination assets and the analyst file asset run on both builds: with
+``CDP_ENGINE=spark`` in the Spark process, which copies the audiences and the
+analytics views from Spark into DuckDB files, and with ``CDP_ENGINE=duckdb`` on a
+copy of the small warehouse. The audience files of both outboxes must be byte for
+byte the same, and the two analyst files must hold the same tables, column types,
+rows and comments.
+
+Last, the Spark process runs the nightly job of the Dagster definitions for one
+staging model, after dropping its table and the normalizer functions it calls,
+as ``cdp run`` would run that dbt step.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import duckdb
 import pytest
 
 from activation.destinations import load_destinations
+from ingestion.dbt_udfs import FUNCTIONS
 from ingestion.sources import SOURCES
 from orchestration.privacy import store
 
@@ -55,6 +62,13 @@ RUN_TIME_COLUMNS = {"entered_at", "left_at", "_processed_at"}
 DBT_SCHEMAS = ["staging", "intermediate", "marts", "analytics", "snapshots"]
 RUN_DATE = "2026-12-01"
 MANIFEST = "manifest.json"
+
+ANALYST_FILE = "analytics.duckdb"
+# The staging model that the nightly job rebuilds through the Dagster definitions.
+# It calls the normalizer functions, which the job's dbt step must register.
+NIGHTLY_SCHEMA, NIGHTLY_MODEL = "staging", "stg_crm__contacts"
+NIGHTLY_ASSET = f"{NIGHTLY_SCHEMA}/{NIGHTLY_MODEL}"
+NIGHTLY_REPORT = "nightly_selection.json"
 
 MEMBERSHIPS = "marts.segment_memberships"
 BUILT_MEMBERSHIPS = "marts.segment_memberships__built"
@@ -79,6 +93,14 @@ def snapshot_steps(dbt_paths: list[str]) -> list[list[str]]:
         ["sql", f"drop table {MEMBERSHIPS}"],
         ["sql", f"alter table {BUILT_MEMBERSHIPS} rename to {MEMBERSHIPS}"],
     ]
+
+
+def nightly_selection_steps(warehouse: Path, report: Path) -> list[list[str]]:
+    """Steps that drop the nightly model's table and the normalizer functions, then
+    run the nightly job for that model alone."""
+    steps = [["sql", f"drop table {NIGHTLY_SCHEMA}.{NIGHTLY_MODEL}"]]
+    steps += [["sql", f"drop temporary function {name}"] for name in FUNCTIONS]
+    return [*steps, ["nightly_selection", str(warehouse), str(report), NIGHTLY_ASSET]]
 
 
 def export_inputs(warehouse: Path, folder: Path) -> Path:
@@ -118,9 +140,13 @@ def spark_build(
         *snapshot_steps(dbt_paths),
         ["export_views", str(folder / "views")],
         ["activate", str(engine_file)],
+        ["analyst_copy", str(engine_file)],
+        *nightly_selection_steps(engine_file, folder / NIGHTLY_REPORT),
     ]
     env = dict(
         os.environ,
+        CDP_ANALYST_COPY=str(folder / ANALYST_FILE),
+        DAGSTER_HOME=str(folder / "dagster"),
         CDP_OUTBOX=str(folder / "outbox"),
         CDP_RUN_DATE=RUN_DATE,
         CDP_SPARK_DIR=str(folder / "spark"),
@@ -145,6 +171,8 @@ def spark_build(
         "duckdb": small_warehouse,
         "outbox": folder / "outbox",
         "views": folder / "views",
+        "analyst_file": folder / ANALYST_FILE,
+        "nightly_report": folder / NIGHTLY_REPORT,
     }
 
 
@@ -172,6 +200,31 @@ def duckdb_outbox(
         )
     assert result.success
     return folder / "outbox"
+
+
+@pytest.fixture(scope="module")
+def duckdb_analyst_file(
+    small_warehouse: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """Run the analyst file asset on the DuckDB engine over a copy of the small
+    warehouse; return the file it wrote."""
+    import dagster as dg
+
+    from orchestration.analyst_copy import analyst_copy
+    from orchestration.resources import DuckDBWarehouse
+
+    folder = tmp_path_factory.mktemp("duckdb_analyst_file")
+    warehouse = folder / "warehouse.duckdb"
+    shutil.copyfile(small_warehouse, warehouse)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CDP_ENGINE", "duckdb")
+        patch.setenv("CDP_ANALYST_COPY", str(folder / ANALYST_FILE))
+        result = dg.materialize(
+            [analyst_copy],
+            resources={"warehouse": DuckDBWarehouse(path=str(warehouse))},
+        )
+    assert result.success
+    return folder / ANALYST_FILE
 
 
 def audience_files(outbox: Path) -> dict[str, bytes]:
@@ -273,6 +326,9 @@ def test_dbt_build_passes_on_spark(spark_build):
     result = spark_build["result"]
     output = result.stdout[-6000:] + result.stderr[-3000:]
     print(f"dbt build and snapshot steps on Spark: {spark_build['seconds']:.0f} s")
+    for line in result.stdout.splitlines():
+        if line.startswith("step "):
+            print(line)
     assert result.returncode == 0, output
     assert "ERROR=0" in result.stdout, output
     assert "SKIP=0" in result.stdout, output
@@ -358,3 +414,92 @@ def test_audience_manifests_match_duckdb(spark_build, duckdb_outbox):
     for name, body in expected.items():
         for key, value in body.items():
             assert actual[name][key] == value, f"{name}: {key} differs"
+
+
+def analyst_file_catalog(path: Path) -> dict:
+    """Return the tables of an analyst file: per table its comment and its columns
+    as (name, type, comment), in table order."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = con.execute(
+            "select schema_name, table_name, comment from duckdb_tables() "
+            "where database_name = 'analytics' order by table_name"
+        ).fetchall()
+        columns = con.execute(
+            "select table_name, column_name, data_type, comment from duckdb_columns() "
+            "where database_name = 'analytics' order by table_name, column_index"
+        ).fetchall()
+    catalog = {
+        f"{schema}.{table}": {"comment": comment, "columns": []}
+        for schema, table, comment in tables
+    }
+    for table, column, data_type, comment in columns:
+        catalog[f"main.{table}"]["columns"].append((column, data_type, comment))
+    return catalog
+
+
+def test_analyst_file_has_duckdb_tables(spark_build, duckdb_analyst_file):
+    assert spark_build["result"].returncode == 0, "the Spark build steps failed"
+    expected = analyst_file_catalog(duckdb_analyst_file)
+    actual = analyst_file_catalog(spark_build["analyst_file"])
+
+    assert len(expected) > 10
+    assert sorted(actual) == sorted(expected)
+
+
+def test_analyst_file_columns_match_duckdb(spark_build, duckdb_analyst_file):
+    assert spark_build["result"].returncode == 0, "the Spark build steps failed"
+    expected = analyst_file_catalog(duckdb_analyst_file)
+    actual = analyst_file_catalog(spark_build["analyst_file"])
+
+    for table, body in expected.items():
+        names_and_types = [column[:2] for column in body["columns"]]
+        assert [column[:2] for column in actual[table]["columns"]] == names_and_types, (
+            f"{table}: column names or types differ"
+        )
+
+
+def test_analyst_file_comments_match_duckdb(spark_build, duckdb_analyst_file):
+    assert spark_build["result"].returncode == 0, "the Spark build steps failed"
+    expected = analyst_file_catalog(duckdb_analyst_file)
+    actual = analyst_file_catalog(spark_build["analyst_file"])
+
+    for table, body in expected.items():
+        assert body["comment"], f"{table} has no comment in the DuckDB-built file"
+        assert actual[table]["comment"] == body["comment"], f"{table}: comment differs"
+        comments = {name: comment for name, _, comment in body["columns"]}
+        for name, _, comment in actual[table]["columns"]:
+            assert comments.get(name), f"{table}.{name} has no comment on DuckDB"
+            assert comment == comments[name], f"{table}.{name}: comment differs"
+
+
+def test_analyst_file_rows_match_duckdb(spark_build, duckdb_analyst_file):
+    assert spark_build["result"].returncode == 0, "the Spark build steps failed"
+    tables = analyst_file_catalog(duckdb_analyst_file)
+
+    tables_with_rows = 0
+    for table, body in tables.items():
+        names = [name for name, *_ in body["columns"]]
+        compared = [name for name in names if name not in RUN_TIME_COLUMNS]
+        columns = ", ".join(f'"{name}"' for name in compared)
+        query = f"select {columns} from {table}"
+        _, expected = fetch(query, duckdb_analyst_file)
+        _, actual = fetch(query, spark_build["analyst_file"])
+        assert_same_rows(f"analyst file {table}", compared, expected, actual)
+        tables_with_rows += bool(expected)
+    # The small warehouse has six people, so a few tables are empty.
+    assert tables_with_rows > len(tables) / 2, "most analyst tables are empty"
+
+
+def test_nightly_job_builds_dbt_model_on_spark(spark_build):
+    assert spark_build["result"].returncode == 0, "the Spark build steps failed"
+    report = json.loads(spark_build["nightly_report"].read_text(encoding="utf-8"))
+    _, count = fetch(
+        f"select count(*) from {NIGHTLY_SCHEMA}.{NIGHTLY_MODEL}", spark_build["duckdb"]
+    )
+
+    assert report["success"], f"failed steps: {report['failed_steps']}"
+    assert report["materialized"] == {NIGHTLY_ASSET: count[0][0]}
+    assert report["checks"], "the model's dbt tests did not run as asset checks"
+    failed = [name for name, passed in report["checks"] if not passed]
+    assert failed == []
+    compare_table(spark_build, NIGHTLY_SCHEMA, NIGHTLY_MODEL)
