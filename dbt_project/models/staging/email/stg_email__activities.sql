@@ -43,23 +43,46 @@ deduplicated as (
 
 ),
 
+-- The Python normalizer runs once per address instead of once per activity,
+-- because it costs far more than the join: at 1,000,000 generated customers, 5.9
+-- million activities carry 488,000 addresses.
+addresses as (
+
+    select distinct email_address from deduplicated
+
+),
+
+normalized_addresses as (
+
+    select
+        email_address,
+        {{ cdp.normalize_email('email_address') }} as email
+    from addresses
+
+),
+
 final as (
 
     select
-        {{ cdp.surrogate_key(
-            ['campaign_id', 'email_address', 'action', 'exported_timestamp']
-        ) }} as email_activity_id,
-        campaign_id,
-        campaign_name,
-        email_address,
-        {{ cdp.normalize_email('email_address') }} as email,
-        action,
-        {{ cdp.email_activity_type('action') }} as activity_type,
-        occurred_at,
-        url,
-        _file,
-        _row_number
+        {{ cdp.surrogate_key([
+            'deduplicated.campaign_id',
+            'deduplicated.email_address',
+            'deduplicated.action',
+            'deduplicated.exported_timestamp',
+        ]) }} as email_activity_id,
+        deduplicated.campaign_id,
+        deduplicated.campaign_name,
+        deduplicated.email_address,
+        normalized_addresses.email,
+        deduplicated.action,
+        {{ cdp.email_activity_type('deduplicated.action') }} as activity_type,
+        deduplicated.occurred_at,
+        deduplicated.url,
+        deduplicated._file,
+        deduplicated._row_number
     from deduplicated
+    inner join normalized_addresses
+        on deduplicated.email_address = normalized_addresses.email_address
 
 )
 

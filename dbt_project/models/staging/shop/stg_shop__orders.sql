@@ -110,20 +110,56 @@ first_lines as (
 
 ),
 
+-- The e-mail and phone normalizers cost 30 to 40 microseconds a call
+-- (email_validator, phonenumbers), so each runs once per distinct input rather
+-- than once per order. A null input has no row here and gets null, as the
+-- normalizers return for it.
+distinct_emails as (
+
+    select distinct email from first_lines where email is not null
+
+),
+
+normalized_emails as (
+
+    select
+        email,
+        {{ cdp.normalize_email('email') }} as normalized_email
+    from distinct_emails
+
+),
+
+distinct_phones as (
+
+    select distinct
+        billing_phone,
+        {{ cdp.phone_region('billing_country_code') }} as phone_region
+    from first_lines
+    where billing_phone is not null
+
+),
+
+normalized_phones as (
+
+    select
+        billing_phone,
+        phone_region,
+        {{ cdp.normalize_phone('billing_phone', 'phone_region') }} as normalized_phone
+    from distinct_phones
+
+),
+
 final as (
 
     select
         first_lines.order_id,
         first_lines.shopify_order_id,
-        {{ cdp.normalize_email('first_lines.email') }} as email,
+        normalized_emails.normalized_email as email,
         {{ cdp.first_name_from_full_name('first_lines.billing_name') }}
             as billing_first_name,
         {{ cdp.last_name_from_full_name('first_lines.billing_name') }}
             as billing_last_name,
-        {{ cdp.normalize_phone(
-            'first_lines.billing_phone',
-            cdp.phone_region('first_lines.billing_country_code')
-        ) }} as billing_phone,
+        normalized_phones.normalized_phone as billing_phone,
         {{ cdp.normalize_name('first_lines.billing_street') }} as billing_street,
         {{ cdp.normalize_postal_code(
             'first_lines.billing_zip', 'first_lines.billing_country_code'
@@ -149,6 +185,12 @@ final as (
     from first_lines
     inner join line_totals
         on first_lines.order_id = line_totals.order_id
+    left join normalized_emails
+        on first_lines.email = normalized_emails.email
+    left join normalized_phones
+        on first_lines.billing_phone = normalized_phones.billing_phone
+        and {{ cdp.phone_region('first_lines.billing_country_code') }}
+            = normalized_phones.phone_region
 
 )
 
