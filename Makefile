@@ -26,9 +26,22 @@ run: install
 # Test files run in parallel, one worker per core (--dist loadfile keeps each file's
 # module fixtures in one worker). The dbt manifest is parsed first, so the workers
 # do not all parse it at once.
+#
+# A nightly run in the tests writes more than a thousand events to Dagster's SQLite
+# run history, each in its own commit, and dbt commits every model to DuckDB. On
+# disk each commit waits for fsync, so the tests' temporary folders go to the RAM
+# disk /dev/shm when it has 4 GB free and the machine 8 GB of available memory. A
+# whole run leaves about 1.3 GB there, and pytest then keeps only the newest run's
+# folders. Set TEST_TMPDIR to use another folder, or to nothing for the system's
+# temporary folder.
+TEST_TMPDIR ?= $(shell [ -w /dev/shm ] \
+	&& [ "$$(df -Pk /dev/shm | awk 'NR == 2 {print $$4}')" -gt 4000000 ] \
+	&& awk '/^MemAvailable:/ {exit $$2 < 8000000}' /proc/meminfo && echo /dev/shm)
+TEST_ENV := $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR))
+TEST_OPTIONS := $(if $(TEST_TMPDIR),-o tmp_path_retention_count=1)
 test: install
 	$(BIN)/python -c "from orchestration.dbt_project import ensure_manifest; ensure_manifest()"
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(TEST_ENV) $(BIN)/python -m pytest -n auto --dist loadfile $(TEST_OPTIONS)
 
 dev: install
 	$(BIN)/cdp dev

@@ -1,14 +1,15 @@
 """A small warehouse with every mart, for tests of the apps that read the marts.
 
-The raw rows and record customers of ``tests/dbt/test_dbt_project.py`` (Anna,
-Jonas, Lea, Max, Lena and a bounced address) go through the real dbt project,
-without its tests, with a pseudonym key for the analytics views. The identity
-metrics and the load log, which the identity step and the loader write in a
-nightly run, are added with their own DDL.
+It is a copy of the ``built_warehouse`` fixture: the raw rows and record customers
+of ``tests/dbt/test_dbt_project.py`` (Anna, Jonas, Lea, Max, Lena and a bounced
+address) built by the real dbt project, with a pseudonym key for the analytics
+views. The identity metrics and the load log, which the identity step and the
+loader write in a nightly run, are added with their own DDL.
 """
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -16,12 +17,6 @@ import duckdb
 
 from identity.health import write_cluster_metrics
 from ingestion.loader import LOAD_LOG_DDL
-from orchestration.privacy import store
-from tests.dbt.test_dbt_project import (
-    create_raw_tables,
-    create_record_customers,
-    run_dbt,
-)
 
 RESOLVED_AT = datetime(2026, 12, 1, 3, 10)
 
@@ -41,19 +36,15 @@ LOAD_LOG_ROWS = [
 ]
 
 
-def build_small_warehouse(folder: Path) -> Path:
+def build_small_warehouse(
+    folder: Path, built_warehouse: Path, built_target: Path
+) -> Path:
+    """Copy the built warehouse and its dbt manifest to ``folder``, then add the
+    tables of a nightly run that dbt does not build."""
     warehouse = folder / "warehouse.duckdb"
-    with duckdb.connect(str(warehouse)) as con:
-        create_raw_tables(con)
-        create_record_customers(con)
-        store.pseudonym_key(con)
-
-    result = run_dbt(
-        ["build", "--exclude", "resource_type:test", "resource_type:unit_test"],
-        warehouse,
-        folder,
-    )
-    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
+    shutil.copyfile(built_warehouse, warehouse)
+    (folder / "target").mkdir()
+    shutil.copyfile(built_target / "manifest.json", folder / "target" / "manifest.json")
 
     with duckdb.connect(str(warehouse)) as con:
         add_identity_metrics(con)

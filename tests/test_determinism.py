@@ -1,9 +1,10 @@
 """The same extracts in another row order give the same customers and exports.
 
-Generates one small night, copies it and shuffles the rows of every copied file, then
-runs the whole nightly job (``cdp run``) on both copies in separate folders at the
-same time. Both runs must agree on every record's customer id, the traits, the
-segment memberships and the audience files.
+Takes the session's generated night (tests/generated_night.py): its extracts and the
+warehouse and audience files of one ``cdp run`` on them. The test copies the
+extracts, shuffles the rows of every copied file and runs the whole nightly job on
+the copy in a folder of its own. Both runs must agree on every record's customer
+id, the traits, the segment memberships and the audience files.
 
 Rows are shuffled only where the contracts allow. Records that share a source key
 keep their relative order, because staging takes the later row as the newer version
@@ -19,39 +20,23 @@ import csv
 import hashlib
 import io
 import json
-import os
 import random
 import shutil
-import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from ingestion.generator import generate
+from ingestion.loader import file_sha256
 from ingestion.sources import SHOP_ORDERS, SOURCES, Source
+from tests.generated_night import CUSTOMERS, isolated_env, run_cdp
 
-CUSTOMERS = 200
-SEED = 11
-RUN_DATE = "2026-11-30"
-CDP = str(Path(sys.executable).with_name("cdp"))
+SHUFFLE_SEED = 11
 # The manifest field that records the wall-clock time of the run. The compared marts
 # have no such column: their times come from the data and CDP_RUN_DATE.
 MANIFEST_TIME_FIELD = "generated_at"
-
-
-def isolated_env(root: Path) -> dict[str, str]:
-    return os.environ | {
-        "CDP_WAREHOUSE": str(root / "warehouse.duckdb"),
-        "CDP_LANDING_DIR": str(root / "landing"),
-        "CDP_GROUND_TRUTH": str(root / "ground_truth" / "ground_truth.csv"),
-        "CDP_OUTBOX": str(root / "outbox"),
-        "CDP_REPORTS": str(root / "reports"),
-        "CDP_RUN_DATE": RUN_DATE,
-        "DAGSTER_HOME": str(root / "dagster"),
-    }
+LOADED_FILES_SQL = "select file, sha256 from raw._load_log where status = 'loaded'"
 
 
 def keyed_shuffle(records: list, keys: list, rng: random.Random) -> list:
@@ -137,35 +122,21 @@ def shuffle_landing(landing: Path, seed: int) -> int:
     return changed
 
 
-def run_nights(roots: list[Path]) -> None:
-    """Run ``cdp run`` in every root at the same time; fail with the output."""
-    runs = [
-        subprocess.Popen(
-            [CDP, "run"],
-            env=isolated_env(root),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for root in roots
-    ]
-    for root, run in zip(roots, runs, strict=True):
-        output, _ = run.communicate(timeout=900)
-        assert run.returncode == 0, f"{root}:\n{output[-4000:]}"
-
-
 @pytest.fixture(scope="module")
-def twins(tmp_path_factory):
+def twins(generated_night, tmp_path_factory):
     """Two warehouses from the same extracts, as generated and shuffled."""
-    plain = tmp_path_factory.mktemp("as_generated")
+    plain = generated_night
     shuffled = tmp_path_factory.mktemp("shuffled")
-    generate(customers=CUSTOMERS, seed=SEED, out=plain, events_per_customer=2)
     shutil.copytree(plain / "landing", shuffled / "landing")
     shutil.copytree(plain / "ground_truth", shuffled / "ground_truth")
-    changed = shuffle_landing(shuffled / "landing", seed=SEED)
+    # The first run rewrote no extract, so the copies are the files it loaded.
+    copied = {(p.name, file_sha256(p)) for p in (shuffled / "landing").rglob("*.*")}
+    assert copied == set(query(plain, LOADED_FILES_SQL))
+    changed = shuffle_landing(shuffled / "landing", seed=SHUFFLE_SEED)
     assert changed == len(SOURCES)
 
-    run_nights([plain, shuffled])
+    result = run_cdp(isolated_env(shuffled), "run")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return plain, shuffled
 
 

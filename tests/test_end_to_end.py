@@ -2,17 +2,17 @@
 
 Runs the real command in a subprocess with every path pointed at a temporary folder,
 so the test exercises the same code path as ``make run``: Dagster, dbt, Splink and
-the exports, against a fresh DuckDB file.
+the exports, against a fresh DuckDB file. The first run is the session's generated
+night (tests/generated_night.py), which the determinism test reads as well; this
+module runs the same night again on a copy of its folder.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import os
 import re
-import subprocess
-import sys
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -23,30 +23,13 @@ import pytest
 from activation.vendors import InvalidValue, google_email, plain_email, sha256_hex
 from ingestion.generator import generate
 from ingestion.sources import SOURCES
-
-CUSTOMERS = 400
-SEED = 7
-RUN_DATE = "2026-11-30"
-CDP = str(Path(sys.executable).with_name("cdp"))
-
-
-def run_cdp(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [CDP, *args], check=False, env=env, capture_output=True, text=True, timeout=900
-    )
-
-
-def isolated_env(root: Path) -> dict[str, str]:
-    """Point every path the job uses at ``root``, so a run touches nothing else."""
-    return os.environ | {
-        "CDP_WAREHOUSE": str(root / "warehouse.duckdb"),
-        "CDP_LANDING_DIR": str(root / "landing"),
-        "CDP_GROUND_TRUTH": str(root / "ground_truth" / "ground_truth.csv"),
-        "CDP_OUTBOX": str(root / "outbox"),
-        "CDP_REPORTS": str(root / "reports"),
-        "CDP_RUN_DATE": RUN_DATE,
-        "DAGSTER_HOME": str(root / "dagster"),
-    }
+from tests.generated_night import (
+    FIRST_RUN_OUTPUT,
+    RUN_DATE,
+    SEED,
+    isolated_env,
+    run_cdp,
+)
 
 
 def outbox_files(outbox: Path) -> dict[str, bytes]:
@@ -58,13 +41,10 @@ def outbox_files(outbox: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def night(tmp_path_factory):
+def night(generated_night, tmp_path_factory):
     root = tmp_path_factory.mktemp("night")
-    generate(customers=CUSTOMERS, seed=SEED, out=root)
+    shutil.copytree(generated_night, root, dirs_exist_ok=True)
     env = isolated_env(root)
-    first = run_cdp(env, "run")
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-
     with duckdb.connect(env["CDP_WAREHOUSE"], read_only=True) as con:
         counts_after_first = raw_counts(con)
     files_after_first = outbox_files(root / "outbox")
@@ -74,7 +54,7 @@ def night(tmp_path_factory):
     return {
         "root": root,
         "env": env,
-        "stdout": first.stdout,
+        "stdout": (generated_night.parent / FIRST_RUN_OUTPUT).read_text("utf-8"),
         "counts_after_first": counts_after_first,
         "files_after_first": files_after_first,
     }

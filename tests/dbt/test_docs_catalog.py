@@ -8,6 +8,7 @@ column comments (``+persist_docs`` in dbt_project.yml), so the catalog that
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -22,10 +23,14 @@ def docs_artifacts(built_warehouse, tmp_path_factory) -> tuple[dict, dict]:
     """Run ``dbt docs generate`` on the built warehouse, return manifest and catalog.
 
     ``--no-compile`` skips compiling the SQL, which the catalog does not need, and
-    writes no manifest, so the manifest is the one of the build.
+    writes no manifest, so the manifest is the one of the build. dbt opens the
+    warehouse for writing, so it reads a copy, which the other test files can read
+    meanwhile.
     """
-    warehouse, build_target = built_warehouse
+    built, build_target = built_warehouse
     folder = tmp_path_factory.mktemp("dbt_docs")
+    warehouse = folder / "warehouse.duckdb"
+    shutil.copyfile(built, warehouse)
     result = run_dbt(["docs", "generate", "--no-compile"], warehouse, folder)
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
 

@@ -114,7 +114,11 @@ def test_unlisted_segment_fails_memberships(tmp_path):
 
 
 def build_as_of(warehouse: Path, folder: Path, as_of_date: str) -> tuple[datetime, ...]:
-    """Rebuild the as-of chain for as_of_date and return the UTC times around the run."""
+    """Rebuild the as-of chain for as_of_date and return the UTC times around the run.
+
+    dbt parses the whole project again when --vars differ from those of the
+    partial-parse file in its target folder, so each date gets a target folder.
+    """
     started = datetime.now(UTC).replace(tzinfo=None)
     result = run_dbt(
         [
@@ -127,7 +131,7 @@ def build_as_of(warehouse: Path, folder: Path, as_of_date: str) -> tuple[datetim
             json.dumps({"as_of_date": as_of_date}),
         ],
         warehouse,
-        folder,
+        folder / f"as_of_{as_of_date}",
     )
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
     return started, datetime.now(UTC).replace(tzinfo=None)
