@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from dbt.adapters.duckdb.plugins import BasePlugin
 
 from ingestion import normalize
@@ -64,11 +65,25 @@ def _vectorize(
         rows = zip(*(column.to_pylist() for column in columns), strict=True)
         return pa.array([cached(*row) for row in rows], type=pa.string())
 
+    def apply_present(*columns: pa.ChunkedArray) -> pa.Array:
+        # Every normalizer returns None for a None first argument, so only the rows
+        # with a first argument reach Python. Most web events carry no traits, so
+        # this skips most rows of stg_web__events.
+        values = columns[0]
+        if values.null_count == 0:
+            return apply_rows(*columns)
+        empty = pa.nulls(len(values), type=pa.string())
+        if values.null_count == len(values):
+            return empty
+        present = pc.is_valid(values).combine_chunks()
+        results = apply_rows(*(column.filter(present) for column in columns))
+        return pc.replace_with_mask(empty, present, results)
+
     def apply_one(values: pa.ChunkedArray) -> pa.Array:
-        return apply_rows(values)
+        return apply_present(values)
 
     def apply_two(values: pa.ChunkedArray, context: pa.ChunkedArray) -> pa.Array:
-        return apply_rows(values, context)
+        return apply_present(values, context)
 
     wrappers = {1: apply_one, 2: apply_two}
     return wrappers[arity]

@@ -74,11 +74,14 @@ class FileLoadResult:
     new_columns: tuple[str, ...] = ()
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: Path, line_scan: readers.LineLengthScan | None = None) -> str:
+    """Return the file's sha256 in hex, and feed every block read to ``line_scan``."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
+            if line_scan is not None:
+                line_scan.feed(block)
     return digest.hexdigest()
 
 
@@ -254,7 +257,9 @@ def load_source(
 def load_file(
     con: duckdb.DuckDBPyConnection, source: Source, path: Path
 ) -> FileLoadResult:
-    sha = file_sha256(path)
+    # One read of a plain file serves the hash and the line length check.
+    line_scan = readers.line_scan_for(source, path)
+    sha = file_sha256(path, line_scan)
     if already_loaded(con, source, sha):
         logger.info("skipped %s: content already loaded", path.name)
         return FileLoadResult(source.name, path.name, sha, "skipped")
@@ -262,7 +267,7 @@ def load_file(
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     con.begin()
     try:
-        result = _load_in_transaction(con, source, path, sha, loaded_at)
+        result = _load_in_transaction(con, source, path, sha, loaded_at, line_scan)
         con.commit()
     except Exception as error:  # noqa: BLE001 - any failure rejects this file only
         con.rollback()
@@ -277,8 +282,9 @@ def _load_in_transaction(
     path: Path,
     sha: str,
     loaded_at: datetime,
+    line_scan: readers.LineLengthScan | None = None,
 ) -> FileLoadResult:
-    staged = readers.stage_file(con, source, path)
+    staged = readers.stage_file(con, source, path, line_scan)
     _reject_missing_required(con, source, staged)
     erased = drop_suppressed_rows(con, source, staged, path.name)
     apply_column_types(con, source, staged.rows, staged.rejects)
@@ -376,6 +382,17 @@ def _reject_missing_required(
     con: duckdb.DuckDBPyConnection, source: Source, staged: readers.StagedFile
 ) -> None:
     """Move rows without a value in a required column to the file's rejects."""
+    missing_any = " or ".join(
+        f"nullif(trim(\"{column}\"), '') is null" for column in source.required
+    )
+    if not missing_any:
+        return
+    # One scan finds whether any row lacks a value, and most files have none.
+    found = con.execute(
+        f"select exists (select 1 from {staged.rows} where {missing_any})"
+    ).fetchone()[0]
+    if not found:
+        return
     for column in source.required:
         con.execute(
             f"insert into {staged.rejects} "
@@ -448,10 +465,12 @@ def drop_suppressed_rows(
 def _insert_rows(con, source, staged, file_name, sha, loaded_at) -> int:
     names = [*source.raw_columns, *staged.extra_columns]
     columns = ", ".join(f'"{c}"' for c in names)
+    # The readers store the staged rows in _row_number order, and DuckDB keeps
+    # that order (preserve_insertion_order), so no sort is needed.
     con.execute(
         f"insert into raw.{source.table} ({columns}, _file, _row_number, "
         f"_file_sha256, _loaded_at) select {columns}, ?, _row_number, ?, ? "
-        f"from {staged.rows} order by _row_number",
+        f"from {staged.rows}",
         [file_name, sha, loaded_at],
     )
     return con.execute(f"select count(*) from {staged.rows}").fetchone()[0]

@@ -116,7 +116,7 @@ def _gzip_error(path: Path, error: Exception) -> SourceFileError:
     return SourceFileError(f"{path}: invalid gzip file ({detail})")
 
 
-class _LineLengthScan:
+class LineLengthScan:
     """Track the longest physical line in blocks of a file, as they are read."""
 
     def __init__(self) -> None:
@@ -148,7 +148,7 @@ class _LineLengthScan:
             )
 
 
-def _check_gzip(path: Path, scan: _LineLengthScan | None) -> bytes:
+def _check_gzip(path: Path, scan: LineLengthScan | None) -> bytes:
     """Decompress the whole file once, raise if the gzip data is broken and return
     the last ``FOOTER_SEARCH_BYTES`` decompressed bytes. ``scan`` sees every block.
 
@@ -174,7 +174,7 @@ def _check_line_lengths(path: Path, compressed: bool, gzip_tail: bytes) -> bytes
     Reads a plain file once more in blocks. A gzip file is scanned during its CRC
     check. Returns the gzip tail of ``_check_gzip``, empty for plain files.
     """
-    scan = _LineLengthScan()
+    scan = LineLengthScan()
     if compressed:
         gzip_tail = _check_gzip(path, scan)
     else:
@@ -185,9 +185,23 @@ def _check_line_lengths(path: Path, compressed: bool, gzip_tail: bytes) -> bytes
     return gzip_tail
 
 
+def line_scan_for(source: Source, path: Path) -> LineLengthScan | None:
+    """Return a scan for the loader to feed while it hashes a plain CSV or JSON lines
+    file, so that ``stage_file`` need not read the file once more. None for other
+    files: a gzip file is scanned while its CRC is checked."""
+    if source.file_format in ("csv", "jsonl") and not source.is_gzip(path.name):
+        return LineLengthScan()
+    return None
+
+
 def stage_file(
-    con: duckdb.DuckDBPyConnection, source: Source, path: Path
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    path: Path,
+    line_scan: LineLengthScan | None = None,
 ) -> StagedFile:
+    """Stage one landing file. ``line_scan``, from ``line_scan_for``, has seen
+    every byte of the file already."""
     if path.stat().st_size == 0:
         expected = ", expected a header" if source.file_format == "csv" else ""
         raise SourceFileError(f"{path}: empty file (0 bytes){expected}")
@@ -198,7 +212,10 @@ def stage_file(
             ".parquet file (parquet compresses its column data itself)"
         )
     line_based = source.file_format in ("csv", "jsonl")
-    if line_based:
+    if line_based and line_scan is not None and not compressed:
+        line_scan.check(path)
+        gzip_tail = b""
+    elif line_based:
         gzip_tail = _check_line_lengths(path, compressed, b"")
     else:
         gzip_tail = _check_gzip(path, None) if compressed else b""
@@ -459,10 +476,13 @@ def _shift_row_numbers(con: duckdb.DuckDBPyConnection, table: str, column: str) 
         "shift bigint)"
     )
     con.executemany("insert into _row_shifts values (?, ?)", shifts)
+    # The join may reorder rows, and the loader inserts the staged rows in their
+    # stored order.
     con.execute(
         f"create or replace temp table _shifted as select t.* replace "
         f"(t.{column} + coalesce(s.shift, 0) as {column}) from {table} as t "
-        f"asof left join _row_shifts as s on t.{column} > s.accepted_before"
+        f"asof left join _row_shifts as s on t.{column} > s.accepted_before "
+        f"order by {column}"
     )
     con.execute(f"drop table {table}")
     con.execute(f"alter table _shifted rename to {table}")
@@ -589,10 +609,12 @@ def _stage_jsonl(
     # With one column DuckDB returns an empty line as a null row, so row_number()
     # counts physical lines except the ones its reader rejects. is_object is computed
     # once here, so the lines are stored once; a copy of the valid lines doubled the
-    # memory of a large file.
+    # memory of a large file. Valid JSON that starts with "{" is an object, so
+    # json_type parses only the other valid lines again.
     valid = (
-        "coalesce(case when json_valid(line) then json_type(line) = 'OBJECT' "
-        "else false end, false)"
+        "coalesce(case when not json_valid(line) then false "
+        "when ltrim(line, ' ' || chr(9) || chr(10) || chr(13)) like '{%' then true "
+        "else json_type(line) = 'OBJECT' end, false)"
     )
     con.execute(
         f"create or replace temp table _jsonl_lines as select *, {valid} as is_object "

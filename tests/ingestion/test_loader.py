@@ -159,6 +159,34 @@ def test_jsonl_invalid_lines_rejected(con, tmp_path):
     assert rejected == [(2, "{not json")]
 
 
+def test_jsonl_lines_other_than_objects_rejected(con, tmp_path):
+    landing = tmp_path / "landing"
+    lines = [
+        "[1, 2]",
+        '"m0"',
+        "42",
+        " \t" + json.dumps({"messageId": "m1", "type": "track"}),
+        "null",
+        json.dumps({"messageId": "m2", "type": "page"}),
+    ]
+    write(landing, WEB_EVENTS, "web_events_2026-11-30.jsonl", "\n".join(lines) + "\n")
+
+    [result] = load_source(con, WEB_EVENTS, landing)
+
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (6, 2, 4)
+    loaded = con.execute(
+        "select _row_number, message_id from raw.web_events order by _row_number"
+    ).fetchall()
+    assert loaded == [(4, "m1"), (6, "m2")]
+    rejected = con.execute(
+        "select line_number, reason from raw.web_events__rejects order by line_number"
+    ).fetchall()
+    assert [line for line, _ in rejected] == [1, 2, 3, 5]
+    assert {reason for _, reason in rejected} == {
+        "invalid JSON: not one JSON object on the line"
+    }
+
+
 def test_json_document_flattened(con, tmp_path):
     landing = tmp_path / "landing"
     document = {

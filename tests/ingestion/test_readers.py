@@ -451,6 +451,26 @@ def test_footer_without_pattern_rejects_row(con, tmp_path):
 
 
 @pytest.mark.parametrize("max_case_shifts", [200, 0], ids=["case", "asof-join"])
+def test_raw_rows_stored_in_file_order(con, tmp_path, monkeypatch, max_case_shifts):
+    # The loader inserts the staged rows without sorting them.
+    monkeypatch.setattr(readers, "MAX_CASE_SHIFTS", max_case_shifts)
+    landing = tmp_path / "landing"
+    records = ["Id,Name,City"]
+    for number in range(1, 50_001):
+        records.append(f"{number},short" if number % 300 == 0 else f"{number},P,C")
+    write(landing, PEOPLE, "people_2026-11-30.csv", "\n".join(records) + "\n")
+
+    [result] = load_source(con, PEOPLE, landing)
+
+    assert result.rows_rejected == 50_000 // 300
+    stored = con.execute(
+        "select _row_number, person_id from raw.people order by rowid"
+    ).fetchall()
+    assert [number for number, _ in stored] == sorted(number for number, _ in stored)
+    assert all(str(number) == person_id for number, person_id in stored)
+
+
+@pytest.mark.parametrize("max_case_shifts", [200, 0], ids=["case", "asof-join"])
 def test_csv_row_numbers_count_rejects(con, tmp_path, monkeypatch, max_case_shifts):
     monkeypatch.setattr(readers, "MAX_CASE_SHIFTS", max_case_shifts)
     landing = tmp_path / "landing"

@@ -11,13 +11,20 @@
     post_hook=[] if target.type == 'spark' else "{{ cdp.delete_web_records_without_events(ref('stg_web__events')) }}",
 ) }}
 
+{%- set traits = [
+    'first_name', 'last_name', 'email', 'phone', 'birth_date',
+    'street', 'postal_code', 'city', 'country_code',
+] %}
+{#- The columns of an event that a web record is built from. -#}
+{%- set record_columns -%}
+    message_id,
+        occurred_at,
+        {% for trait in traits -%}
+        traits_{{ trait }}{{ ',' if not loop.last }}
+        {% endfor -%}
+{%- endset %}
+
 with
-
-events as (
-
-    select * from {{ ref('stg_web__events') }}
-
-),
 
 {% if is_incremental() %}
 -- Events written since this model last ran. stg_web__events also rewrites the
@@ -26,7 +33,7 @@ events as (
 changed_events as (
 
     select user_id, anonymous_id
-    from events
+    from {{ ref('stg_web__events') }}
     where _processed_at > {{ cdp.incremental_watermark() }}
 
 ),
@@ -36,8 +43,8 @@ user_events as (
 
     select
         {{ dbt.concat(["'user:'", 'user_id']) }} as source_record_id,
-        events.*
-    from events
+        {{ record_columns }}
+    from {{ ref('stg_web__events') }} as events
     where user_id is not null
     {% if is_incremental() %}
         and user_id in (select user_id from changed_events)
@@ -49,8 +56,8 @@ anonymous_events as (
 
     select
         {{ dbt.concat(["'anon:'", 'anonymous_id']) }} as source_record_id,
-        events.*
-    from events
+        {{ record_columns }}
+    from {{ ref('stg_web__events') }} as events
     where anonymous_id is not null
     {% if is_incremental() %}
         and anonymous_id in (select anonymous_id from changed_events)
@@ -66,9 +73,22 @@ record_events as (
 
 ),
 
+record_times as (
+
+    select
+        source_record_id,
+        min(occurred_at) as first_seen_at,
+        max(occurred_at) as last_seen_at
+    from record_events
+    group by source_record_id
+
+),
+
 -- A unique order of each record's events, so the latest trait value is
 -- deterministic when two events share a timestamp. Events without a time count as
--- the latest (nulls last is DuckDB's default; Spark sorts nulls first).
+-- the latest (nulls last is DuckDB's default; Spark sorts nulls first). Only the
+-- order among events with a trait matters, and few events carry one, so the
+-- others are left out of the window.
 sequenced as (
 
     select
@@ -77,24 +97,38 @@ sequenced as (
             partition by source_record_id order by occurred_at nulls last, message_id
         ) as event_sequence
     from record_events
+    where {% for trait in traits -%}
+        traits_{{ trait }} is not null{{ ' or ' if not loop.last }}
+        {%- endfor %}
+
+),
+
+record_traits as (
+
+    select
+        source_record_id,
+        {% for trait in traits %}
+        {{ cdp.max_by_non_null('traits_' ~ trait, 'event_sequence') }} as {{ trait }}
+        {{- ',' if not loop.last }}
+        {% endfor %}
+    from sequenced
+    group by source_record_id
 
 ),
 
 final as (
 
     select
-        source_record_id,
-        {% for trait in [
-            'first_name', 'last_name', 'email', 'phone', 'birth_date',
-            'street', 'postal_code', 'city', 'country_code',
-        ] %}
-        {{ cdp.max_by_non_null('traits_' ~ trait, 'event_sequence') }} as {{ trait }},
+        record_times.source_record_id,
+        {% for trait in traits %}
+        record_traits.{{ trait }},
         {% endfor %}
-        min(occurred_at) as first_seen_at,
-        max(occurred_at) as last_seen_at,
+        record_times.first_seen_at,
+        record_times.last_seen_at,
         {{ cdp.processed_at() }} as _processed_at
-    from sequenced
-    group by source_record_id
+    from record_times
+    left join record_traits
+        on record_times.source_record_id = record_traits.source_record_id
 
 )
 

@@ -36,66 +36,35 @@ changed_visitors as (
 
 ),
 
-{% endif %}
-events as (
+-- Every event of a changed visitor.
+changed_visitor_events as (
 
     select * from {{ ref('fct_events') }}
-    {% if is_incremental() %}
     where coalesce(anonymous_id, {{ dbt.concat(["'user:'", 'user_id']) }})
         in (select visitor_id from changed_visitors)
-    {% endif %}
 
 ),
 
-web_events as (
-
-    select * from {{ ref('stg_web__events') }}
-
-),
-
-activity as (
+{% endif %}
+{#- The events this run reads: all of them, or every event of a changed visitor. -#}
+{%- set events_read = (
+    'changed_visitor_events' if is_incremental() else ref('fct_events')
+) %}
+-- The sessions are found on narrow rows, so the sorts of the windows below do not
+-- carry the page fields. Those are joined to the result by event_id.
+visits as (
 
     select
-        events.event_id,
+        event_id,
         coalesce(
-            events.anonymous_id,
-            {{ dbt.concat(["'user:'", 'events.user_id']) }}
+            anonymous_id,
+            {{ dbt.concat(["'user:'", 'user_id']) }}
         ) as visitor_id,
-        events.anonymous_id,
-        events.user_id,
-        events.customer_id as event_customer_id,
-        events.event_type,
-        events.event_name,
-        events.occurred_at,
-        coalesce(
-            {{ cdp.json_text('web_events.context_json', 'page.path') }},
-            {{ cdp.json_text('web_events.properties_json', 'path') }}
-        ) as page_path,
-        events.page_url,
-        lower(coalesce(
-            {{ cdp.json_text('web_events.context_json', 'page.referrer') }},
-            {{ cdp.json_text('web_events.properties_json', 'referrer') }}
-        )) as referrer,
-        -- analytics.js copies the utm_ query parameters into context.campaign.
-        -- The page URL is the fallback for libraries that do not.
-        lower(coalesce(
-            {{ cdp.json_text('web_events.context_json', 'campaign.source') }},
-            {{ cdp.url_query_parameter('events.page_url', 'utm_source') }}
-        )) as utm_source,
-        lower(coalesce(
-            {{ cdp.json_text('web_events.context_json', 'campaign.medium') }},
-            {{ cdp.url_query_parameter('events.page_url', 'utm_medium') }}
-        )) as utm_medium,
-        lower(coalesce(
-            {{ cdp.json_text('web_events.context_json', 'campaign.name') }},
-            {{ cdp.url_query_parameter('events.page_url', 'utm_campaign') }}
-        )) as utm_campaign,
-        {{ cdp.json_text('web_events.properties_json', 'sku') }} as product_sku
-    from events
-    left join web_events
-        on events.event_id = web_events.event_id
-    where events.event_type in ('page', 'screen', 'track')
-        and events.occurred_at is not null
+        customer_id,
+        occurred_at
+    from {{ events_read }}
+    where event_type in ('page', 'screen', 'track')
+        and occurred_at is not null
 
 ),
 
@@ -103,10 +72,10 @@ with_previous as (
 
     select
         *,
-        lag(occurred_at) over (
-            partition by visitor_id order by occurred_at, event_id
-        ) as previous_occurred_at
-    from activity
+        lag(occurred_at) over visitor_order as previous_occurred_at,
+        row_number() over visitor_order as visitor_event_number
+    from visits
+    window visitor_order as (partition by visitor_id order by occurred_at, event_id)
 
 ),
 
@@ -128,30 +97,31 @@ session_starts as (
 
 ),
 
-numbered as (
-
-    select
-        *,
-        cast(sum(is_session_start) over (
-            partition by visitor_id
-            order by occurred_at, event_id
-            rows between unbounded preceding and current row
-        ) as {{ dbt.type_bigint() }}) as session_number
-    from session_starts
-
-),
-
+-- The window runs over a visitor's events in time order, so an event belongs to
+-- the latest session start up to it. The session number counts the starts so
+-- far, and the start time and first event come from the latest start.
 session_bounds as (
 
     select
-        *,
-        min(occurred_at) over (
-            partition by visitor_id, session_number
-        ) as session_started_at,
-        cast(row_number() over (
-            partition by visitor_id, session_number order by occurred_at, event_id
-        ) as {{ dbt.type_bigint() }}) as event_number
-    from numbered
+        event_id,
+        visitor_id,
+        cast(sum(is_session_start) over visitor_so_far as {{ dbt.type_bigint() }})
+            as session_number,
+        max(case when is_session_start = 1 then occurred_at end)
+            over visitor_so_far as session_started_at,
+        cast(
+            visitor_event_number
+            - max(case when is_session_start = 1 then visitor_event_number end)
+                over visitor_so_far
+            + 1
+            as {{ dbt.type_bigint() }}
+        ) as event_number
+    from session_starts
+    window visitor_so_far as (
+        partition by visitor_id
+        order by occurred_at, event_id
+        rows between unbounded preceding and current row
+    )
 
 ),
 
@@ -161,39 +131,120 @@ visitor_customers as (
 
     select
         visitor_id,
-        {{ cdp.max_by_non_null('event_customer_id', 'occurred_at') }} as customer_id
-    from activity
+        {{ cdp.max_by_non_null('customer_id', 'occurred_at') }} as customer_id
+    from visits
     group by visitor_id
+
+),
+
+events as (
+
+    select * from {{ events_read }}
+    where event_type in ('page', 'screen', 'track')
+        and occurred_at is not null
+
+),
+
+web_events as (
+
+    select * from {{ ref('stg_web__events') }}
+
+),
+
+{%- set context_paths = [
+    'page.path', 'page.referrer', 'campaign.source', 'campaign.medium', 'campaign.name'
+] %}
+{%- set properties_paths = ['path', 'referrer', 'sku'] %}
+-- json_texts extracts all paths of a document in one call.
+activity as (
+
+    select
+        events.event_id,
+        events.anonymous_id,
+        events.user_id,
+        events.customer_id as event_customer_id,
+        events.event_type,
+        events.event_name,
+        events.occurred_at,
+        events.page_url,
+        {{ cdp.json_texts('web_events.context_json', context_paths) }}
+            as context_texts,
+        {{ cdp.json_texts('web_events.properties_json', properties_paths) }}
+            as properties_texts
+    from events
+    left join web_events
+        on events.event_id = web_events.event_id
+
+),
+
+-- analytics.js copies the utm_ query parameters into context.campaign. The page
+-- URL is the fallback for libraries that do not.
+page_fields as (
+
+    select
+        event_id,
+        anonymous_id,
+        user_id,
+        event_customer_id,
+        event_type,
+        event_name,
+        occurred_at,
+        coalesce(
+            {{ cdp.json_texts_at('context_texts', context_paths, 'page.path') }},
+            {{ cdp.json_texts_at('properties_texts', properties_paths, 'path') }}
+        ) as page_path,
+        page_url,
+        lower(coalesce(
+            {{ cdp.json_texts_at('context_texts', context_paths, 'page.referrer') }},
+            {{ cdp.json_texts_at('properties_texts', properties_paths, 'referrer') }}
+        )) as referrer,
+        lower(coalesce(
+            {{ cdp.json_texts_at('context_texts', context_paths, 'campaign.source') }},
+            {{ cdp.url_query_parameter('page_url', 'utm_source') }}
+        )) as utm_source,
+        lower(coalesce(
+            {{ cdp.json_texts_at('context_texts', context_paths, 'campaign.medium') }},
+            {{ cdp.url_query_parameter('page_url', 'utm_medium') }}
+        )) as utm_medium,
+        lower(coalesce(
+            {{ cdp.json_texts_at('context_texts', context_paths, 'campaign.name') }},
+            {{ cdp.url_query_parameter('page_url', 'utm_campaign') }}
+        )) as utm_campaign,
+        {{ cdp.json_texts_at('properties_texts', properties_paths, 'sku') }}
+            as product_sku
+    from activity
 
 ),
 
 final as (
 
     select
-        session_bounds.event_id,
+        page_fields.event_id,
         {{ cdp.surrogate_key(['session_bounds.visitor_id', 'session_bounds.session_started_at']) }}
             as session_id,
         session_bounds.visitor_id,
         session_bounds.session_number,
         session_bounds.event_number,
-        coalesce(session_bounds.event_customer_id, visitor_customers.customer_id)
+        coalesce(page_fields.event_customer_id, visitor_customers.customer_id)
             as customer_id,
-        session_bounds.event_customer_id,
-        session_bounds.anonymous_id,
-        session_bounds.user_id,
-        session_bounds.event_type,
-        session_bounds.event_name,
-        session_bounds.occurred_at,
+        page_fields.event_customer_id,
+        page_fields.anonymous_id,
+        page_fields.user_id,
+        page_fields.event_type,
+        page_fields.event_name,
+        page_fields.occurred_at,
         session_bounds.session_started_at,
-        session_bounds.page_path,
-        session_bounds.page_url,
-        session_bounds.referrer,
-        session_bounds.utm_source,
-        session_bounds.utm_medium,
-        session_bounds.utm_campaign,
-        session_bounds.product_sku,
+        page_fields.page_path,
+        page_fields.page_url,
+        page_fields.referrer,
+        page_fields.utm_source,
+        page_fields.utm_medium,
+        page_fields.utm_campaign,
+        page_fields.product_sku,
         {{ cdp.processed_at() }} as _processed_at
-    from session_bounds
+    from page_fields
+    inner join session_bounds
+        on page_fields.event_id = session_bounds.event_id
     left join visitor_customers
         on session_bounds.visitor_id = visitor_customers.visitor_id
 

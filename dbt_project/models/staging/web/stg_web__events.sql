@@ -38,14 +38,90 @@ changed_messages as (
 
 ),
 
-{% endif %}
-source as (
+-- Every delivery of a changed message.
+changed_raw_rows as (
 
     select * from {{ source('raw', 'web_events') }}
-    {% if is_incremental() %}
     where {{ cdp.clean_text('message_id') }}
         in (select message_id from changed_messages)
-    {% endif %}
+
+),
+
+{% endif %}
+{#- The raw rows this run reads: all, or every delivery of a changed message. -#}
+{%- set raw_rows = (
+    'changed_raw_rows' if is_incremental() else source('raw', 'web_events')
+) %}
+-- Segment delivers each message at least once, possibly in several files and on
+-- several days. A messageId sent by two different people (user id, or anonymous
+-- id when there is no user id) is reused, not redelivered. Almost every message
+-- has one raw row, so only messages with more rows are ranked. The ranking reads
+-- a few narrow columns, and the wide JSON columns never pass through a window.
+repeated_messages as (
+
+    select {{ cdp.clean_text('message_id') }} as message_id
+    from {{ raw_rows }}
+    where {{ cdp.clean_text('message_id') }} is not null
+    group by {{ cdp.clean_text('message_id') }}
+    having count(*) > 1
+
+),
+
+repeated_deliveries as (
+
+    select
+        {{ cdp.clean_text('message_id') }} as message_id,
+        coalesce(
+            {{ dbt.concat(["'user:'", cdp.clean_text('user_id')]) }},
+            {{ dbt.concat(["'anon:'", cdp.clean_text('anonymous_id')]) }}
+        ) as sender_key,
+        {{ cdp.parse_timestamp_utc('received_at') }} as received_at,
+        _file,
+        _row_number
+    from {{ raw_rows }}
+    where {{ cdp.clean_text('message_id') }}
+        in (select message_id from repeated_messages)
+
+),
+
+-- The delivery received first is kept, so each person keeps their event.
+ranked_deliveries as (
+
+    select
+        message_id,
+        _file,
+        _row_number,
+        row_number() over (
+            partition by message_id, sender_key
+            order by received_at nulls last, _file, _row_number
+        ) as delivery_rank
+    from repeated_deliveries
+
+),
+
+delivery_ranks as (
+
+    select
+        _file,
+        _row_number,
+        delivery_rank,
+        sum(case when delivery_rank = 1 then 1 else 0 end)
+            over (partition by message_id) > 1 as has_reused_message_id
+    from ranked_deliveries
+
+),
+
+-- _file and _row_number identify a raw row.
+source as (
+
+    select
+        raw_rows.*,
+        delivery_ranks.delivery_rank,
+        delivery_ranks.has_reused_message_id
+    from {{ raw_rows }} as raw_rows
+    left join delivery_ranks
+        on raw_rows._file = delivery_ranks._file
+        and raw_rows._row_number = delivery_ranks._row_number
 
 ),
 
@@ -66,6 +142,8 @@ renamed as (
         {{ cdp.parse_timestamp_utc('sent_at') }} as sent_at,
         {{ cdp.parse_timestamp_utc('received_at') }} as received_at,
         {{ cdp.parse_timestamp_utc('timestamp') }} as segment_timestamp,
+        coalesce(delivery_rank, 1) as delivery_rank,
+        coalesce(has_reused_message_id, false) as has_reused_message_id,
         _file,
         _row_number
     from source
@@ -97,28 +175,9 @@ timed as (
 
 ),
 
--- Segment delivers each message at least once, possibly in several files and on
--- several days. The delivery received first is kept. A messageId sent by two
--- different people (user id, or anonymous id when there is no user id) is
--- reused, not redelivered, so each person keeps their event.
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by message_id, sender_key
-            order by received_at nulls last, _file, _row_number
-        ) as delivery_rank
-    from timed
-
-),
-
 deduplicated as (
 
-    select
-        *,
-        count(*) over (partition by message_id) > 1 as has_reused_message_id
-    from ranked
+    select * from timed
     where delivery_rank = 1
 
 ),
@@ -140,17 +199,53 @@ keyed as (
 
 -- Person traits come from identify calls (traits) or from the traits a library
 -- attaches to other calls (context.traits). Group calls describe a company.
+-- json_texts extracts all paths of a document in one call.
+{%- set context_paths = ['traits', 'page.url'] %}
+{%- set trait_fields = {
+    'email': ['email'],
+    'phone': ['phone'],
+    'first_name': ['firstName', 'first_name'],
+    'last_name': ['lastName', 'last_name'],
+    'full_name': ['name'],
+    'street': ['address.street'],
+    'postal_code': ['address.postalCode', 'address.postal_code'],
+    'city': ['address.city'],
+    'country': ['address.country'],
+    'birthday': ['birthday'],
+} %}
+{%- set trait_paths = [] %}
+{%- for paths in trait_fields.values() %}{% do trait_paths.extend(paths) %}{% endfor %}
 traits_extracted as (
 
     select
         *,
         case when event_type != 'group' then traits end as person_traits,
-        {{ cdp.json_text('context', 'traits') }} as context_traits,
-        coalesce(
-            {{ cdp.json_text('context', 'page.url') }},
-            {{ cdp.json_text('properties', 'url') }}
-        ) as page_url
+        {{ cdp.json_texts('context', context_paths) }} as context_texts
     from keyed
+
+),
+
+traits_located as (
+
+    select
+        *,
+        {{ cdp.json_texts_at('context_texts', context_paths, 'traits') }}
+            as context_traits,
+        coalesce(
+            {{ cdp.json_texts_at('context_texts', context_paths, 'page.url') }},
+            {{ cdp.json_text('properties', 'url') }}
+        ) as page_url,
+        {{ cdp.json_texts('person_traits', trait_paths) }} as person_trait_texts
+    from traits_extracted
+
+),
+
+traits_parsed as (
+
+    select
+        *,
+        {{ cdp.json_texts('context_traits', trait_paths) }} as context_trait_texts
+    from traits_located
 
 ),
 
@@ -158,26 +253,16 @@ traits_combined as (
 
     select
         *,
-        {% for field, paths in {
-            'email': ['email'],
-            'phone': ['phone'],
-            'first_name': ['firstName', 'first_name'],
-            'last_name': ['lastName', 'last_name'],
-            'full_name': ['name'],
-            'street': ['address.street'],
-            'postal_code': ['address.postalCode', 'address.postal_code'],
-            'city': ['address.city'],
-            'country': ['address.country'],
-            'birthday': ['birthday'],
-        }.items() %}
+        {% for field, paths in trait_fields.items() %}
         coalesce(
             {%- for path in paths %}
-            {{ cdp.json_text('person_traits', path) }},
-            {{ cdp.json_text('context_traits', path) }}{{ ',' if not loop.last }}
+            {{ cdp.json_texts_at('person_trait_texts', trait_paths, path) }},
+            {{ cdp.json_texts_at('context_trait_texts', trait_paths, path) }}
+            {{- ',' if not loop.last }}
             {%- endfor %}
         ) as raw_traits_{{ field }}{{ ',' if not loop.last }}
         {% endfor %}
-    from traits_extracted
+    from traits_parsed
 
 ),
 
