@@ -32,7 +32,7 @@ import duckdb
 
 from identity.graph import IDENTIFIER_LINKS
 from identity.splink_model import SPLINK_LINKS
-from identity.sql import fetch_value
+from identity.sql import fetch_value, table_exists
 from identity.tables import PERSON_RECORDS, scratch_table
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def cluster_records(con: duckdb.DuckDBPyConnection) -> int:
     does), so the identifier links must not change in between. cluster_key is the
     smallest record_key of the record's component. Returns the number of components.
     """
-    if not _table_exists(con, IDENTIFIER_COMPONENTS):
+    if not table_exists(con, IDENTIFIER_COMPONENTS):
         label_identifier_components(con)
 
     # Each identifier component is one node, numbered by its smallest record, so
@@ -154,18 +154,6 @@ def _write_edges(
         union all
         select node_r, node_l from numbered
     """)
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, qualified_name: str) -> bool:
-    database, schema, table = qualified_name.split(".")
-    return bool(
-        fetch_value(
-            con,
-            "select count(*) from information_schema.tables "
-            "where table_catalog = ? and table_schema = ? and table_name = ?",
-            [database, schema, table],
-        )
-    )
 
 
 def _propagate_labels(con: duckdb.DuckDBPyConnection) -> int:

@@ -32,7 +32,7 @@ import duckdb
 
 from identity.nicknames import nickname_pair_sql
 from identity.normalize import fold_text_sql, placeholder_condition
-from identity.sql import fetch_value
+from identity.sql import fetch_value, table_exists
 from identity.tables import (
     EMAIL_CONSENT_SIGNALS,
     IDENTIFIERS,
@@ -390,6 +390,26 @@ def _write_skipped(
     )
 
 
+def _shared_by_conflicting_names_sql() -> str:
+    """Return a query of the identifier rows skipped for conflicting first names.
+
+    Each row carries its record's folded first and last name.
+    """
+    return f"""
+        select
+            c.*,
+            {fold_text_sql("p.first_name")} as first_name,
+            {fold_text_sql("p.last_name")} as last_name
+        from {CLEAN_IDENTIFIERS} as c
+        semi join {SKIPPED} as s
+            on c.identifier_type = s.identifier_type
+            and c.identifier_value = s.identifier_value
+            and s.reason = 'conflicting_names'
+        inner join {PERSON_RECORDS} as p
+            using (record_key)
+    """
+
+
 def _write_links(con: duckdb.DuckDBPyConnection) -> int:
     # Values without a conflict link all their records. A value skipped for
     # conflicting first names links only pairs of named records whose names agree.
@@ -404,17 +424,7 @@ def _write_links(con: duckdb.DuckDBPyConnection) -> int:
         ),
 
         shared_by_conflicting_names as (
-            select
-                c.*,
-                {fold_text_sql("p.first_name")} as first_name,
-                {fold_text_sql("p.last_name")} as last_name
-            from {CLEAN_IDENTIFIERS} as c
-            semi join {SKIPPED} as s
-                on c.identifier_type = s.identifier_type
-                and c.identifier_value = s.identifier_value
-                and s.reason = 'conflicting_names'
-            inner join {PERSON_RECORDS} as p
-                using (record_key)
+            {_shared_by_conflicting_names_sql()}
         ),
 
         pairs as (
@@ -463,7 +473,7 @@ def _add_subscriber_links(con: duckdb.DuckDBPyConnection) -> int:
     # customers, seed 42) this linked 264 e-mail platform records, 5 of them to
     # another member of the household, because which member subscribed an address
     # is a guess when several did.
-    if not _relation_exists(con, EMAIL_CONSENT_SIGNALS):
+    if not table_exists(con, EMAIL_CONSENT_SIGNALS):
         logger.info(
             "%s not found, so records without a name on shared e-mail addresses "
             "stay unlinked",
@@ -475,19 +485,7 @@ def _add_subscriber_links(con: duckdb.DuckDBPyConnection) -> int:
     con.execute(f"""
         insert into {IDENTIFIER_LINKS}
         with shared as (
-            select
-                c.identifier_type,
-                c.identifier_value,
-                c.record_key,
-                {fold_text_sql("p.first_name")} as first_name,
-                {fold_text_sql("p.last_name")} as last_name
-            from {CLEAN_IDENTIFIERS} as c
-            semi join {SKIPPED} as s
-                on c.identifier_type = s.identifier_type
-                and c.identifier_value = s.identifier_value
-                and s.reason = 'conflicting_names'
-            inner join {PERSON_RECORDS} as p
-                using (record_key)
+            {_shared_by_conflicting_names_sql()}
             where c.identifier_type = 'email'
         ),
 
@@ -548,16 +546,3 @@ def _add_subscriber_links(con: duckdb.DuckDBPyConnection) -> int:
             using (record_key_l, record_key_r, identifier_type)
     """)
     return fetch_value(con, f"select count(*) from {IDENTIFIER_LINKS}") - before
-
-
-def _relation_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    schema, table = name.split(".")
-    return bool(
-        fetch_value(
-            con,
-            "select count(*) from information_schema.tables "
-            "where table_catalog = current_database() "
-            "and table_schema = ? and table_name = ?",
-            [schema, table],
-        )
-    )

@@ -62,7 +62,7 @@ from identity.splink_model import (
     NEEDS_SCORING,
     keep_scored_pairs,
 )
-from identity.sql import fetch_value
+from identity.sql import fetch_value, table_exists
 from identity.tables import IDENTITY_SCHEMA, scratch_table
 
 logger = logging.getLogger(__name__)
@@ -314,7 +314,7 @@ def save_state(con: duckdb.DuckDBPyConnection, key: str) -> int:
     nothing when the run scored no pairs (fewer than two records). Returns the
     number of stored vectors.
     """
-    if not _scratch_table_exists(con, PAIR_VECTORS):
+    if not table_exists(con, PAIR_VECTORS):
         return 0
     con.execute(f"create schema if not exists {IDENTITY_SCHEMA}")
     con.execute(f"create or replace table {STATE_RECORDS} as from {RECORD_HASHES}")
@@ -325,15 +325,3 @@ def save_state(con: duckdb.DuckDBPyConnection, key: str) -> int:
         [key],
     )
     return fetch_value(con, f"select count(*) from {STATE_PAIR_VECTORS}")
-
-
-def _scratch_table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    database, schema, table = name.split(".")
-    return bool(
-        fetch_value(
-            con,
-            "select count(*) from information_schema.tables "
-            "where table_catalog = ? and table_schema = ? and table_name = ?",
-            [database, schema, table],
-        )
-    )

@@ -33,7 +33,7 @@ from identity.splink_model import (
     SPLINK_LINKS,
     ensure_scored_pairs_table,
 )
-from identity.sql import fetch_value
+from identity.sql import fetch_value, table_exists
 from identity.tables import (
     IDENTITY_SCHEMA,
     MATCH_PAIRS,
@@ -76,7 +76,7 @@ def load_review_decisions(
     number of pairs with a decision.
     """
     sources = [_csv_decisions_sql(con, decisions_path)]
-    if _table_exists(con, IDENTITY_SCHEMA, "review_decisions"):
+    if table_exists(con, f"{IDENTITY_SCHEMA}.review_decisions"):
         sources.append(
             f"select {', '.join(DECISION_COLUMNS)} from {REVIEW_DECISIONS_TABLE}"
         )
@@ -319,16 +319,4 @@ def _csv_decisions_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str | None
     return (
         f"select {', '.join(DECISION_COLUMNS)} from read_csv('{quoted}', "
         f"header = true, columns = {{{columns}}})"
-    )
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        fetch_value(
-            con,
-            "select count(*) from information_schema.tables "
-            "where table_catalog = current_database() "
-            "and table_schema = ? and table_name = ?",
-            [schema, table],
-        )
     )

@@ -32,3 +32,24 @@ def fetch_value(
 def quote_identifier(name: str) -> str:
     """Quote a DuckDB identifier, e.g. a database named after a file with a dash."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Return whether a table or view exists.
+
+    ``name`` is ``schema.table`` in the current database or ``database.schema.table``.
+    """
+    parts = name.split(".")
+    if len(parts) not in (2, 3):
+        raise ValueError(
+            f"invalid table name {name!r}: expected schema.table or database.schema.table"
+        )
+    catalog = "current_database()" if len(parts) == 2 else "?"
+    return bool(
+        fetch_value(
+            con,
+            "select count(*) from information_schema.tables where table_catalog = "
+            f"{catalog} and table_schema = ? and table_name = ?",
+            parts,
+        )
+    )

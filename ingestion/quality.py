@@ -88,7 +88,8 @@ class TableRules:
 
     Every suite also expects at least one row (critical). ``unique`` columns must
     not repeat, ignoring nulls, and ``not_null`` columns must have a value on every
-    row (both critical). ``min_present`` maps a column to the minimum share of rows
+    row (both critical). ``warn_unique`` columns should not repeat, and a repeat
+    only records a warning. ``min_present`` maps a column to the minimum share of rows
     that carry a value: below it the table is treated as broken (critical).
     ``warn_present`` contains stricter shares that only record a warning.
     ``non_negative`` columns must be zero or more where they have a value
@@ -96,6 +97,7 @@ class TableRules:
     """
 
     unique: tuple[str, ...] = ()
+    warn_unique: tuple[str, ...] = ()
     not_null: tuple[str, ...] = ()
     min_present: dict[str, float] = field(default_factory=dict)
     warn_present: dict[str, float] = field(default_factory=dict)
@@ -105,6 +107,7 @@ class TableRules:
     def columns(self) -> list[str]:
         names = [
             *self.unique,
+            *self.warn_unique,
             *self.not_null,
             *self.min_present,
             *self.warn_present,
@@ -124,11 +127,10 @@ RAW_RULES = {
         warn_present={"email": 0.85},
     ),
     "shop_orders": TableRules(min_present={"email": 0.2}, warn_present={"email": 0.45}),
-    # TODO: Segment delivers each message at least once, and stg_web__events keeps
-    # one delivery per message and sender. A redelivered or reused messageId in raw
-    # fails this critical check and stops the nightly job.
+    # Segment delivers each message at least once, and stg_web__events keeps one
+    # delivery per message and sender, so a repeated messageId is only a warning.
     "web_events": TableRules(
-        unique=("message_id",),
+        warn_unique=("message_id",),
         min_present={"received_at": 0.9},
         warn_present={"received_at": 0.99},
     ),
@@ -188,6 +190,10 @@ def table_suite(name: str, rules: TableRules) -> gx.ExpectationSuite:
             expectations.ExpectColumnValuesToBeUnique(
                 column=column, severity="critical"
             )
+        )
+    for column in rules.warn_unique:
+        suite.add_expectation(
+            expectations.ExpectColumnValuesToBeUnique(column=column, severity="warning")
         )
     for column in rules.not_null:
         suite.add_expectation(

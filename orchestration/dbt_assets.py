@@ -113,7 +113,9 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterat
     else:
         # A full refresh reloads raw with new load times, so the incremental
         # models are rebuilt from scratch as well.
-        arguments = ["build", "--full-refresh"] if full_refresh_requested() else ["build"]
+        arguments = (
+            ["build", "--full-refresh"] if full_refresh_requested() else ["build"]
+        )
         invocation = dbt.cli(arguments, context=context)
         manifest = invocation.manifest
         stream, count_rows = invocation.stream(), _row_counts

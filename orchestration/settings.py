@@ -155,7 +155,9 @@ def engine() -> str:
     """Warehouse engine (``CDP_ENGINE``): ``duckdb`` (default) or ``spark``."""
     value = os.environ.get("CDP_ENGINE", "duckdb").strip().lower()
     if value not in ENGINES:
-        raise ValueError(f"CDP_ENGINE is {value!r}; expected one of {', '.join(ENGINES)}")
+        raise ValueError(
+            f"CDP_ENGINE is {value!r}; expected one of {', '.join(ENGINES)}"
+        )
     return value
 
 

@@ -40,7 +40,9 @@ def spark_conf() -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",
         # Small data on two cores: the default 200 shuffle partitions cost more in
         # task start-up than they save.
-        "spark.sql.shuffle.partitions": os.environ.get("CDP_SPARK_SHUFFLE_PARTITIONS", "4"),
+        "spark.sql.shuffle.partitions": os.environ.get(
+            "CDP_SPARK_SHUFFLE_PARTITIONS", "4"
+        ),
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         # Splink's string similarity functions (jaro_winkler, damerau_levenshtein)

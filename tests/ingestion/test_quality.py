@@ -75,6 +75,23 @@ def test_duplicate_key_fails_critically():
     assert unique[0].severity == "critical"
 
 
+def test_redelivered_web_message_only_warns():
+    frame = pd.DataFrame(
+        {
+            "message_id": ["m-1", "m-1", "m-2"],
+            "received_at": ["2026-11-29T10:00:00Z"] * 3,
+        }
+    )
+
+    outcomes = outcomes_for_raw(frame, "web_events")
+
+    failed = [o for o in outcomes if not o.success]
+    assert [(o.expectation, o.column) for o in failed] == [
+        ("expect_column_values_to_be_unique", "message_id")
+    ]
+    assert failed[0].severity == "warning"
+
+
 def test_few_missing_emails_only_warn():
     emails = ["a@x.de"] * 8 + [None] * 2
     frame = pd.DataFrame({"record_id": [str(i) for i in range(10)], "email": emails})
