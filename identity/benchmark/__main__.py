@@ -1,7 +1,9 @@
 """``python -m identity.benchmark``: compare matching methods against ground truth.
 
-Prints one table row per method and data set, and appends one JSON line with the
-scores and the machine to ``benchmarks/results/identity_accuracy.jsonl``.
+Prints one table row per method and data set and the accuracy targets, appends one
+JSON line with the scores and the machine to
+``benchmarks/results/identity_accuracy.jsonl``, and rewrites the benchmark's section of
+``BENCHMARKS.md``.
 """
 
 from __future__ import annotations
@@ -23,9 +25,12 @@ from rich.table import Table
 
 from identity.benchmark.methods import RECORDLINKAGE_PYTHON_VARIABLE
 from identity.benchmark.runner import BenchmarkOptions, MethodResult, run_dataset
+from identity.benchmark.targets import TargetCheck, check_targets
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "identity_accuracy.jsonl"
+NAME = "identity_accuracy"
+DEFAULT_RESULTS = PROJECT_ROOT / "benchmarks" / "results" / f"{NAME}.jsonl"
+DEFAULT_PAGE = PROJECT_ROOT / "BENCHMARKS.md"
 DATASETS = {"hard": ("hard",), "febrl3": ("febrl3",), "all": ("hard", "febrl3")}
 
 logger = logging.getLogger(__name__)
@@ -57,6 +62,16 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_RESULTS,
         help=f"JSON lines file that receives one record per run (default: "
         f"{DEFAULT_RESULTS.relative_to(PROJECT_ROOT)})",
+    )
+    parser.add_argument(
+        "--page",
+        type=Path,
+        default=DEFAULT_PAGE,
+        help="Markdown page whose section for this benchmark is replaced (default: "
+        f"{DEFAULT_PAGE.relative_to(PROJECT_ROOT)})",
+    )
+    parser.add_argument(
+        "--no-page", action="store_true", help="leave the Markdown page unchanged"
     )
     parser.add_argument(
         "--recordlinkage-python",
@@ -101,9 +116,23 @@ def main(argv: list[str] | None = None) -> int:
     # the table.
     console = Console(width=None if sys.stdout.isatty() else 150)
     console.print(results_table(results))
-    append_record(arguments.results, arguments, results)
+    checks = check_targets(results)
+    for check in checks:
+        console.print(_check_line(check))
+    record = append_record(arguments.results, arguments, results, checks)
     logger.info("Appended the results to %s", arguments.results)
+    if not arguments.no_page:
+        write_page_section(arguments.page, record)
+        logger.info("Rewrote the %s section of %s", NAME, arguments.page)
     return 0
+
+
+def _check_line(check: TargetCheck) -> str:
+    verdict = "pass" if check.passed else "FAIL"
+    return (
+        f"target {check.dataset} {check.score} >= {check.minimum}: "
+        f"{_score(check.value)} ({verdict})"
+    )
 
 
 def results_table(results: list[MethodResult]) -> Table:
@@ -144,9 +173,12 @@ def results_table(results: list[MethodResult]) -> Table:
 
 
 def append_record(
-    path: Path, arguments: argparse.Namespace, results: list[MethodResult]
-) -> None:
-    """Append one JSON line: the run's settings, the machine and every result."""
+    path: Path,
+    arguments: argparse.Namespace,
+    results: list[MethodResult],
+    checks: list[TargetCheck],
+) -> dict:
+    """Append one JSON line (settings, machine, results, targets) and return it."""
     record = {
         "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "dataset": arguments.dataset,
@@ -154,10 +186,84 @@ def append_record(
         "seed": arguments.seed,
         "machine": machine_info(),
         "results": [result.as_record() for result in results],
+        "targets": [check.as_record() for check in checks],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(record) + "\n")
+    return record
+
+
+def write_page_section(page: Path, record: dict) -> None:
+    """Replace this benchmark's section of ``page`` with the run in ``record``."""
+    # The benchmarks folder sits next to the packages in a checkout and is not
+    # installed with them.
+    from benchmarks.records import update_page_section
+
+    update_page_section(page, NAME, page_section(record))
+
+
+def page_section(record: dict) -> str:
+    """Return the Markdown section: the command, the machine, scores and targets."""
+    machine = record["machine"]
+    commit = (machine["git_commit"] or "unknown")[:12]
+    rows = []
+    for result in record["results"]:
+        seconds = result["seconds"]
+        rows.append(
+            f"| {result['dataset']} | {result['method']} | {result['records']:,} "
+            f"| {_score(result['precision'])} | {_score(result['recall'])} "
+            f"| {_score(result['recall_ceiling'])} "
+            f"| {_score(result['linkable_recall'])} | {_score(result['f1'])} "
+            f"| {_score(result['b_cubed_f1'])} "
+            f"| {'skipped' if seconds is None else f'{seconds:.1f}'} |"
+        )
+    targets = [
+        f"- {check['dataset']}, {check['score']} at least {check['minimum']}: "
+        f"{_score(check['value'])} ({'pass' if check['passed'] else 'FAIL'})"
+        for check in record["targets"]
+    ] or ["- none: this project's method did not run"]
+    skipped = [
+        f"- {result['method']} on {result['dataset']}: {result['detail']}"
+        for result in record["results"]
+        if result["skipped"]
+    ]
+    return "\n".join(
+        [
+            "## Identity resolution accuracy",
+            "",
+            "Command: `make bench-accuracy` (`python -m identity.benchmark --dataset "
+            "all --customers 5000`).",
+            "",
+            "Scores exact e-mail matching, recordlinkage's standard recipe and this "
+            "project against the ground truth of the generator's hard mode (households "
+            "sharing e-mail and address, twins, people who moved, heavy typos) and "
+            "FEBRL3. The recall ceiling is the best recall any method can reach: "
+            "the share of true pairs whose records both carry something to match on. "
+            "Recall, linkable is recall over those pairs "
+            "(`identity/benchmark/targets.py` says why the hard-mode target reads it).",
+            "",
+            "Latest run:",
+            "",
+            f"- time and commit: {record['recorded_at']}, {commit}",
+            f"- data: {record['customers']:,} generated customers, seed "
+            f"{record['seed']}",
+            f"- machine: {machine['cpu']}, {machine['cpu_count']} cores, "
+            f"{machine['memory_gb']} GB RAM, {machine['platform']}",
+            "",
+            "| data set | method | records | precision | recall | recall ceiling "
+            "| recall, linkable | F1 | B³ F1 | seconds |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            *rows,
+            "",
+            "Targets:",
+            "",
+            *targets,
+            *(["", "Skipped:", "", *skipped] if skipped else []),
+            "",
+            f"History: `benchmarks/results/{NAME}.jsonl`.",
+        ]
+    )
 
 
 def machine_info() -> dict:

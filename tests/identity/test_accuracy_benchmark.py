@@ -58,6 +58,8 @@ def run(tmp_path_factory):
             str(folder / "work"),
             "--results",
             str(results_path),
+            "--page",
+            str(folder / "BENCHMARKS.md"),
         ]
     )
     lines = results_path.read_text(encoding="utf-8").splitlines()
@@ -86,6 +88,16 @@ def test_command_appends_one_record(run):
     assert len(run["lines"]) == 1
     assert run["record"]["customers"] == CUSTOMERS
     assert run["record"]["machine"]["cpu_count"] >= 1
+
+
+def test_command_checks_hard_mode_targets(run):
+    targets = run["record"]["targets"]
+
+    assert [(t["dataset"], t["score"]) for t in targets] == [
+        ("hard", "precision"),
+        ("hard", "recall, linkable"),
+    ]
+    assert all(isinstance(t["passed"], bool) for t in targets)
 
 
 def test_command_reports_all_three_methods(run):
