@@ -16,6 +16,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import textwrap
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -235,13 +236,17 @@ def page_section(record: dict) -> str:
             "Command: `make bench-accuracy` (`python -m identity.benchmark --dataset "
             "all --customers 5000`).",
             "",
-            "Scores exact e-mail matching, recordlinkage's standard recipe and this "
-            "project against the ground truth of the generator's hard mode (households "
-            "sharing e-mail and address, twins, people who moved, heavy typos) and "
-            "FEBRL3. The recall ceiling is the best recall any method can reach: "
-            "the share of true pairs whose records both carry something to match on. "
-            "Recall, linkable is recall over those pairs "
-            "(`identity/benchmark/targets.py` says why the hard-mode target reads it).",
+            textwrap.fill(
+                "Scores exact e-mail matching, recordlinkage's standard recipe and "
+                "this project against the ground truth of the generator's hard mode "
+                "(households sharing e-mail and address, twins, people who moved, "
+                "heavy typos) and FEBRL3. The recall ceiling is the best recall any "
+                "method can reach: the share of true pairs whose records both carry "
+                "something to match on. Recall, linkable is recall over those pairs "
+                "(`identity/benchmark/targets.py` says why the hard-mode target "
+                "reads it).",
+                width=84,
+            ),
             "",
             "Latest run:",
             "",
