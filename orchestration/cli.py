@@ -19,7 +19,12 @@ from rich.table import Table
 from orchestration import settings
 from orchestration.run_lock import RunLockTimeout, run_lock
 
-console = Console()
+# Rich wraps at 80 columns when output goes to a file or a pipe, and that cuts the
+# names in the run summary's tables. A scheduler's log file gets wide lines instead.
+PIPED_WIDTH = 160
+console = Console(
+    width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else PIPED_WIDTH
+)
 logger = logging.getLogger(__name__)
 
 

@@ -19,8 +19,14 @@ from collections.abc import Sequence
 import dagster as dg
 import duckdb
 import pandas as pd
+from dagster import AssetCheckExecutionContext
 
-from ingestion.quality import STAGING_RULES, ExpectationOutcome, validate_frame
+from ingestion.quality import (
+    STAGING_RULES,
+    ExpectationOutcome,
+    describe_critical,
+    validate_frame,
+)
 from orchestration import settings
 from orchestration.resources import DuckDBWarehouse
 
@@ -42,11 +48,14 @@ def staging_key(model: str) -> dg.AssetKey:
     description="Great Expectations suite dim_customers: unique customer ids, valid "
     "email and E.164 phone, a consent flag on every row.",
 )
-def dim_customers_expectations(warehouse: DuckDBWarehouse) -> dg.AssetCheckResult:
+def dim_customers_expectations(
+    context, warehouse: DuckDBWarehouse
+) -> dg.AssetCheckResult:
     frame = read_columns(
         warehouse, "marts.dim_customers", DIM_CUSTOMERS_COLUMNS.split(", ")
     )
     outcomes = validate_frame(frame, "dim_customers")
+    log_critical(context, "marts/dim_customers", outcomes)
     return check_result(outcomes, rows_validated=len(frame))
 
 
@@ -64,11 +73,12 @@ def build_staging_check(model: str) -> dg.AssetChecksDefinition:
         "resolution and so the marts and the exports; warnings are recorded "
         "here and do not block.",
     )
-    def _check(warehouse: DuckDBWarehouse) -> dg.AssetCheckResult:
+    def _check(context, warehouse: DuckDBWarehouse) -> dg.AssetCheckResult:
         table = f"{STAGING_SCHEMA}.{model}"
         newest_only = settings.engine() == "duckdb" and has_watermark(warehouse, model)
         frame = read_columns(warehouse, table, rules.columns, newest_only=newest_only)
         outcomes = validate_frame(frame, model)
+        log_critical(context, f"{STAGING_SCHEMA}/{model}", outcomes)
         return check_result(outcomes, rows_validated=len(frame))
 
     _check.__name__ = f"check_{model}_expectations"
@@ -118,6 +128,17 @@ def read_columns(
     )
     with warehouse.connect(read_only=True) as con:
         return con.execute(f"select {selected} from {table}{newest}").df()
+
+
+def log_critical(
+    context: AssetCheckExecutionContext,
+    asset: str,
+    outcomes: Sequence[ExpectationOutcome],
+) -> None:
+    """Log one error line naming the failed critical expectations, if any."""
+    described = describe_critical(list(outcomes))
+    if described:
+        context.log.error(f"{asset}: Great Expectations suite failed: {described}")
 
 
 def check_result(

@@ -6,6 +6,7 @@ validated the rows they wrote. Models without ``_processed_at`` are checked whol
 
 from __future__ import annotations
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -34,7 +35,8 @@ def write_orders(path, rows, with_watermark=True):
 
 def run_check(path):
     check = build_staging_check("stg_shop__orders")
-    return check(warehouse=DuckDBWarehouse(path=str(path)))
+    context = dg.build_asset_check_context()
+    return check(context, warehouse=DuckDBWarehouse(path=str(path)))
 
 
 @pytest.fixture
