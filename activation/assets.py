@@ -51,12 +51,7 @@ def build_destination_asset(destination: Destination) -> dg.AssetsDefinition:
         metadata: dict = {}
         for segment in result.segments:
             counts = segment.summary()
-            context.log.info(
-                f"{destination.name}/{segment.segment}: {counts['rows_total']} "
-                f"members, {counts['rows_added']} added, {counts['rows_changed']} "
-                f"changed, {counts['rows_removed']} removed, "
-                f"{counts['rows_failed']} failed"
-            )
+            context.log.info(segment.describe())
             for name in ("total", "added", "changed", "removed", "failed"):
                 metadata[f"{name}_{segment.segment}"] = counts[f"rows_{name}"]
         metadata["folder"] = dg.MetadataValue.path(str(result.folder))

@@ -59,11 +59,55 @@ class ExportedFile:
     schema: list[dict]
 
 
+# Audience files name people (plain email addresses for some destinations), so the
+# outbox is readable by its owner only, like the identity reports.
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_FOLDER_MODE = 0o700
+
+
+def make_private_folders(root: Path, folder: Path) -> None:
+    """Create ``folder`` and every folder from ``root`` down to it with mode 0700.
+
+    Folders of this user that exist already, such as an outbox written by an
+    earlier version with mode 0755, get mode 0700 as well. A folder of another
+    user (a shared ``CDP_OUTBOX``) keeps its mode, and the folders below it
+    protect the files. ``folder`` must be inside ``root``.
+    """
+    # NOTE: a marketing tool that reads the outbox as another user needs a copy
+    # or upload step of its own, because only the owner can read these folders.
+    folders = [root]
+    for part in folder.relative_to(root).parts:
+        folders.append(folders[-1] / part)
+    for current in folders:
+        current.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
+        if current.stat().st_uid == os.getuid():
+            current.chmod(PRIVATE_FOLDER_MODE)
+
+
+def _create_private_file(path: Path) -> None:
+    """Create an empty file with mode 0600 whatever the umask, replacing any file
+    left at ``path`` by a crashed write."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    try:
+        os.fchmod(descriptor, PRIVATE_FILE_MODE)
+    finally:
+        os.close(descriptor)
+
+
 def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write`` on a temporary path beside ``path``, then rename it over."""
+    """Call ``write`` on a temporary path beside ``path``, then rename it over.
+
+    The temporary file is created with mode 0600 before ``write`` opens it, so the
+    file is readable by its owner only from its first byte.
+    """
     temporary = path.with_name(f".{path.name}.tmp")
     try:
+        _create_private_file(temporary)
         write(temporary)
+        # A writer that replaces the file instead of truncating it creates it
+        # with the default mode, so the mode is set again before the rename.
+        temporary.chmod(PRIVATE_FILE_MODE)
         with temporary.open("rb") as handle:
             os.fsync(handle.fileno())
         temporary.replace(path)

@@ -70,9 +70,37 @@ class SyncPlan:
     # {customer_id: (match_key, record_hash, payload)} the destination may hold:
     # the base snapshot, overridden by an earlier attempt of this run date.
     base: dict = field(repr=False, default_factory=dict)
+    # The snapshot an earlier attempt of this run date left, in the same shape,
+    # or None when this run date was not synced before.
+    earlier_attempt: dict | None = field(repr=False, default=None)
+    # The newest sync of this destination and segment that finished, of any run
+    # date, or None when there was none.
+    last_sync: sync_log.LastSync | None = None
 
     def count(self, action: str) -> int:
         return sum(1 for c in self.changes if c.action == action)
+
+    @property
+    def is_rerun(self) -> bool:
+        """Return whether an earlier attempt synced this run date already."""
+        return self.earlier_attempt is not None
+
+    def changes_since_earlier_attempt(self) -> dict[str, int]:
+        """Count today's members added or changed, and people gone, since the
+        earlier attempt of this run date (all zero on a rerun that finds the
+        audience as that attempt left it)."""
+        earlier = self.earlier_attempt or {}
+        added = sum(1 for row in self.rows if row.customer_id not in earlier)
+        changed = sum(
+            1
+            for row in self.rows
+            if row.customer_id in earlier
+            and earlier[row.customer_id][1] != row.record_hash
+        )
+        present = {row.customer_id for row in self.rows}
+        present |= {row.customer_id for row in self.invalid}
+        removed = sum(1 for customer_id in earlier if customer_id not in present)
+        return {"added": added, "changed": changed, "removed": removed}
 
     @property
     def upserts(self) -> list[Change]:
@@ -164,12 +192,12 @@ def build_plan(
     base = sync_log.read_snapshot(con, destination.name, segment, base_date)
     # What an earlier attempt of this run date sent overrides the base: those are
     # the newest values the destination may hold.
-    earlier_attempt = {}
+    earlier_attempt = None
     if latest == run_date:
         earlier_attempt = sync_log.read_snapshot(
             con, destination.name, segment, run_date
         )
-    sent = base | earlier_attempt
+    sent = base | (earlier_attempt or {})
 
     changes, removed = _diff(rows, invalid, base, sent)
     reasons = sync_log.removal_reasons(
@@ -189,5 +217,33 @@ def build_plan(
         )
     changes.sort(key=lambda c: (c.customer_id, ACTION_ORDER[c.action]))
     return SyncPlan(
-        destination, segment, run_date, base_date, rows, invalid, changes, sent
+        destination,
+        segment,
+        run_date,
+        base_date,
+        rows,
+        invalid,
+        changes,
+        sent,
+        earlier_attempt,
+        sync_log.last_sync(con, destination.name, segment),
     )
+
+
+def describe_base(plan: SyncPlan) -> str:
+    """Name the run date whose snapshot the plan's counts compare with."""
+    if plan.base_run_date is None:
+        return "no earlier night"
+    return plan.base_run_date.isoformat()
+
+
+def describe_last_sync(plan: SyncPlan) -> str:
+    """Describe the newest finished sync: its UTC finish time, its run date, and
+    whether some rows failed."""
+    last = plan.last_sync
+    if last is None:
+        return "never"
+    text = f"{last.finished_at:%Y-%m-%d %H:%M} UTC (run date {last.run_date})"
+    if last.status != "succeeded":
+        text += f", {last.status}"
+    return text

@@ -29,11 +29,12 @@ from activation import sync_log
 from activation.destinations import Destination
 from activation.export import (
     ExportedFile,
+    make_private_folders,
     model_version_label,
     write_manifest,
     write_segment_file,
 )
-from activation.plan import Change, SyncPlan, build_plan
+from activation.plan import Change, SyncPlan, build_plan, describe_base
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +54,59 @@ class SegmentResult:
     plan: SyncPlan
     outcomes: list[Outcome] = field(default_factory=list)
     files: list[ExportedFile] = field(default_factory=list)
+    # Rows delivered by this attempt: written to a file or accepted over HTTP,
+    # leaving out what an earlier attempt of the run date settled.
+    rows_sent: int = 0
+    # On a rerun of a file destination: whether every file has the sha256 that
+    # the earlier attempt recorded. None on a first attempt and for http.
+    files_unchanged: bool | None = None
 
     @property
     def failures(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.status == "failed"]
+
+    def describe(self) -> str:
+        """Return the log line of this segment's sync, with counts.
+
+        A first attempt counts against the base snapshot. A rerun of the run date
+        counts against its earlier attempt, because the base counts repeat what
+        that attempt sent. It also reports whether the files were replaced with
+        the same bytes, or how many rows went out again over HTTP.
+        """
+        plan = self.plan
+        destination = plan.destination
+        counts = self.summary()
+        head = (
+            f"{destination.name}/{self.segment} ({destination.type}, "
+            f"{destination.mode} mode)"
+        )
+        members = f"{counts['rows_total']} members"
+        failed = f"{counts['rows_failed']} failed"
+        base_counts = (
+            f"{counts['rows_added']} added, {counts['rows_changed']} changed, "
+            f"{counts['rows_removed']} removed"
+        )
+        if not plan.is_rerun:
+            return (
+                f"{head}: {members}, {base_counts} against {describe_base(plan)}, "
+                f"{failed}"
+            )
+
+        since = plan.changes_since_earlier_attempt()
+        text = (
+            f"{head}: rerun of run date {plan.run_date}, {members}; since the "
+            f"earlier attempt {since['added']} added, {since['changed']} changed, "
+            f"{since['removed']} removed, {failed}"
+        )
+        if self.files_unchanged is True:
+            delivery = "the files replace the earlier attempt's with the same bytes"
+        elif self.files_unchanged is False:
+            delivery = "the files replace the earlier attempt's"
+        else:
+            delivery = (
+                f"{self.rows_sent} rows sent that the earlier attempt had not settled"
+            )
+        return f"{text}; {delivery}; against {describe_base(plan)}: {base_counts}"
 
     def summary(self) -> dict:
         plan = self.plan
@@ -214,6 +264,8 @@ def snapshot_rows(result: SegmentResult) -> list[tuple]:
 
 
 def _record(con, result: SegmentResult, sync_id: str, started_at: datetime) -> None:
+    """Write the receipts of one segment in one transaction and set
+    ``result.rows_sent``."""
     plan = result.plan
     destination = plan.destination
     settled = sync_log.settled_changes(
@@ -280,6 +332,7 @@ def _record(con, result: SegmentResult, sync_id: str, started_at: datetime) -> N
     except BaseException:
         con.execute("rollback")
         raise
+    result.rows_sent = len(sent)
 
 
 def _utc_now() -> datetime:
@@ -310,7 +363,7 @@ def sync_destination(
     sync_log.ensure_tables(con)
     plans = plan_destination(con, destination, run_date)
     folder = outbox / destination.name / run_date.isoformat()
-    folder.mkdir(parents=True, exist_ok=True)
+    make_private_folders(outbox, folder)
 
     if destination.writes_files:
         results = [_write_files(folder, plan) for plan in plans]
@@ -327,25 +380,26 @@ def sync_destination(
     for result in results:
         _record(con, result, uuid.uuid4().hex, started_at)
     if destination.writes_files:
+        _compare_with_earlier_files(con, destination, run_date, results)
         sync_log.record_exports(
             con, destination.name, run_date, [f for r in results for f in r.files]
         )
     for result in results:
-        counts = result.summary()
-        logger.info(
-            "%s/%s (%s, %s mode): %d members, %d added, %d changed, %d removed, "
-            "%d failed",
-            destination.name,
-            result.segment,
-            destination.type,
-            destination.mode,
-            counts["rows_total"],
-            counts["rows_added"],
-            counts["rows_changed"],
-            counts["rows_removed"],
-            counts["rows_failed"],
-        )
+        logger.info(result.describe())
     return SyncResult(destination, folder, results)
+
+
+def _compare_with_earlier_files(
+    con, destination: Destination, run_date: date, results: list[SegmentResult]
+) -> None:
+    """Set ``files_unchanged`` of each rerun segment from the sha256 that the
+    earlier attempt of the run date recorded in ``activation.exports``."""
+    earlier = sync_log.exported_sha256(con, destination.name, run_date)
+    for result in results:
+        if result.plan.is_rerun:
+            result.files_unchanged = all(
+                earlier.get(f.file) == f.sha256 for f in result.files
+            )
 
 
 def _sync_http(con, plans: list[SyncPlan], sender) -> list[SegmentResult]:

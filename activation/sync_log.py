@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -115,6 +116,44 @@ def has_tables(con: duckdb.DuckDBPyConnection) -> bool:
         ).fetchone()[0]
         > 0
     )
+
+
+class LastSync(NamedTuple):
+    """The newest finished sync of a destination and segment in ``sync_runs``."""
+
+    run_date: date
+    # UTC, without a time zone, as stored.
+    finished_at: datetime
+    # succeeded, or partial when the destination rejected some rows.
+    status: str
+
+
+def last_sync(con, destination: str, segment: str) -> LastSync | None:
+    """Return the newest sync of any run date that finished, or None.
+
+    A sync that stopped with an error records no row, so it never shows here.
+    """
+    if not has_tables(con):
+        return None
+    row = con.execute(
+        "select run_date, finished_at, status from activation.sync_runs "
+        "where destination = ? and segment = ? "
+        "order by finished_at desc limit 1",
+        [destination, segment],
+    ).fetchone()
+    return LastSync(*row) if row else None
+
+
+def exported_sha256(con, destination: str, run_date: date) -> dict[str, str]:
+    """Return ``{file name: sha256}`` of the files recorded for a run date."""
+    if not has_tables(con):
+        return {}
+    rows = con.execute(
+        "select file, sha256 from activation.exports "
+        "where destination = ? and run_date = ?",
+        [destination, run_date],
+    ).fetchall()
+    return dict(rows)
 
 
 def latest_run_date(con, destination: str, segment: str) -> date | None:

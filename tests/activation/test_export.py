@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
+import stat
 from datetime import date
 from pathlib import Path
 
@@ -63,6 +65,47 @@ def test_full_csv_has_consented_people_only(con, tmp_path):
     assert [r["customer_id"] for r in rows] == ["cus_a", "cus_f"]
     assert not (result.folder / "lapsed_buyers_removed.csv").exists()
     assert result.folder == tmp_path / "newsletter" / "2026-11-30"
+
+
+@pytest.fixture
+def umask_022():
+    """Run with the usual umask, under which a plain open() creates mode 0644."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+@pytest.mark.parametrize(
+    "overrides", [{"mode": "full"}, MAILCHIMP, {"type": "parquet", "mode": "mirror"}]
+)
+def test_outbox_readable_by_owner_only(con, tmp_path, umask_022, overrides):
+    outbox = tmp_path / "outbox"
+    # An outbox left by a version that created folders with the umask's mode.
+    (outbox / "newsletter").mkdir(parents=True, mode=0o755)
+    destination = make_destination(**overrides)
+
+    result = sync_destination(con, destination, outbox, NIGHT_1)
+    sync_destination(con, destination, outbox, NIGHT_1)
+
+    for folder in (outbox, result.folder.parent, result.folder):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    files = sorted(result.folder.iterdir())
+    assert len(files) >= 2
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+
+
+def test_erasure_rewrite_keeps_file_private(con, tmp_path, umask_022):
+    from orchestration.privacy.outbox import rewrite_audience_files
+
+    result = sync_destination(con, make_destination(), tmp_path, NIGHT_1)
+
+    [rewritten] = rewrite_audience_files(tmp_path, {"cus_f"})
+
+    assert rewritten.rows_removed == 1
+    assert stat.S_IMODE(rewritten.path.stat().st_mode) == 0o600
+    manifest = result.folder / "manifest.json"
+    assert stat.S_IMODE(manifest.stat().st_mode) == 0o600
 
 
 def test_manifest_lists_counts_hash_schema_version(con, tmp_path):
