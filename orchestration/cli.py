@@ -240,6 +240,7 @@ def activate(dry_run: bool, names: tuple[str, ...], lock_wait: float) -> None:
 
 
 def _print_activation_plan(warehouse: Path, destinations) -> None:
+    from activation.plan import describe_base, describe_last_sync
     from orchestration.resources import CONNECT_TIMEOUT_SECONDS, connect_with_retry
 
     if not warehouse.exists():
@@ -250,7 +251,8 @@ def _print_activation_plan(warehouse: Path, destinations) -> None:
         table.add_column(column)
     for column in ("members", "add", "change", "remove", "unchanged", "invalid"):
         table.add_column(column, justify="right")
-    table.add_column("since")
+    table.add_column("compared with")
+    table.add_column("last synced")
     con = connect_with_retry(warehouse, True, CONNECT_TIMEOUT_SECONDS, logger)
     try:
         for destination in destinations:
@@ -266,7 +268,8 @@ def _print_activation_plan(warehouse: Path, destinations) -> None:
                     f"{plan.count('remove'):,}",
                     f"{plan.count('unchanged'):,}",
                     f"{len(plan.invalid):,}",
-                    str(plan.base_run_date or "never synced"),
+                    describe_base(plan),
+                    describe_last_sync(plan),
                 )
     finally:
         con.close()
@@ -274,6 +277,12 @@ def _print_activation_plan(warehouse: Path, destinations) -> None:
     console.print(
         "remove: people who leave the audience. Full mode sends no removals, "
         "because its file replaces the audience."
+    )
+    console.print(
+        "compared with: the run date of the snapshot the counts compare with. A "
+        "rerun of a run date compares with the same snapshot as its first attempt, "
+        "so it writes the same files. last synced: the newest finished sync, of "
+        "any run date."
     )
 
 

@@ -33,7 +33,11 @@ def test_dry_run_prints_plan_and_writes_nothing(con, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     for destination in load_destinations():
         assert destination.name in result.output
-    assert "never synced" in result.output
+    rows = [line for line in result.output.splitlines() if "lapsed_buyers" in line]
+    assert rows
+    for row in rows:
+        cells = [cell.strip() for cell in row.split("│") if cell.strip()]
+        assert cells[10:] == ["no earlier night", "never"]
     assert not (tmp_path / "outbox").exists()
     with duckdb.connect(str(warehouse), read_only=True) as reader:
         schemas = {
@@ -69,10 +73,39 @@ def test_dry_run_counts_after_a_sync(con, tmp_path, monkeypatch):
     rows = [line for line in result.output.splitlines() if "lapsed_buyers" in line]
     cells = [cell.strip() for cell in rows[0].split("│") if cell.strip()]
     # destination, type, mode, segment, members, add, change, remove, unchanged,
-    # invalid, since
+    # invalid, compared with, last synced
     assert cells[4:10] == ["1", "0", "0", "1", "1", "0"]
     assert cells[10] == "2026-11-30"
+    assert cells[11].endswith("UTC (run date 2026-11-30)")
     assert not (tmp_path / "outbox" / "mailchimp_reactivation" / "2026-12-01").exists()
+
+
+def test_dry_run_after_two_syncs_same_night(con, tmp_path, monkeypatch):
+    con.close()
+    warehouse = tmp_path / "warehouse.duckdb"
+    cli_env(monkeypatch, tmp_path, warehouse)
+    runner = CliRunner()
+    for _ in range(2):
+        synced = runner.invoke(
+            main, ["activate", "--destination", "mailchimp_reactivation"]
+        )
+        assert synced.exit_code == 0, synced.output
+    with duckdb.connect(str(warehouse), read_only=True) as reader:
+        finished_at = reader.execute(
+            "select max(finished_at) from activation.sync_runs "
+            "where segment = 'lapsed_buyers' and status = 'succeeded'"
+        ).fetchone()[0]
+
+    result = runner.invoke(
+        main, ["activate", "--dry-run", "--destination", "mailchimp_reactivation"]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "never" not in result.output
+    rows = [line for line in result.output.splitlines() if "lapsed_buyers" in line]
+    cells = [cell.strip() for cell in rows[0].split("│") if cell.strip()]
+    assert cells[10] == "no earlier night"
+    assert cells[11] == f"{finished_at:%Y-%m-%d %H:%M} UTC (run date 2026-11-30)"
 
 
 def test_unknown_destination_rejected(tmp_path, monkeypatch):
