@@ -51,9 +51,7 @@ def test_febrl3_reads_f1_of_this_project_only():
         ]
     )
 
-    assert [(c.dataset, c.score, c.passed) for c in checks] == [
-        ("febrl3", "F1", True)
-    ]
+    assert [(c.dataset, c.score, c.passed) for c in checks] == [("febrl3", "F1", True)]
 
 
 def test_page_section_lists_scores_and_verdicts(tmp_path: Path):
