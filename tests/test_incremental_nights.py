@@ -9,12 +9,14 @@ incremental model must get right:
 - new events of known visitors, one continuing a session and one starting a new
   session, and a new order of an existing customer;
 - an order exported again with another financial status;
+- an e-mail activity exported again in a later file, and a new activity of a
+  known address;
 - an anonymous-only visitor identified as a known user, so the visitor's earlier
   events get a customer;
 - a CRM contact whose new email belongs to another customer, so records move
   between customers;
 - night 1's small extracts delivered again under the same names, without one web
-  event and one order.
+  event, one order and one e-mail activity.
 
 Each night runs the steps of the nightly job up to the marts: load, dbt before
 identity, identity, dbt marts. After night 2, ``dbt run --full-refresh`` rebuilds
@@ -45,8 +47,9 @@ CUSTOMERS = 150
 SEED = 5
 NIGHT_1 = "2026-11-30"
 NIGHT_2 = "2026-12-01"
-# Every 25th web event and the first orders of night 1 go to an earlier, smaller
-# extract, which night 2 delivers again without one event and one order.
+# Every 25th web event and e-mail activity and the first orders of night 1 go to
+# an earlier, smaller extract, which night 2 delivers again without one event, one
+# activity and one order.
 SMALL_EXTRACT = "2026-11-29"
 SMALL_EXTRACT_EVERY = 25
 SMALL_ORDERS = 5
@@ -146,6 +149,17 @@ def split_small_extracts(landing: Path) -> None:
     )
     write_csv(shop, header, [line for line in lines if line["Name"] not in small])
 
+    email = landing / "email_activity" / f"email_activity_{NIGHT_1}.csv"
+    header, lines = read_csv(email)
+    write_csv(
+        email.with_name(f"email_activity_{SMALL_EXTRACT}.csv"),
+        header,
+        lines[::SMALL_EXTRACT_EVERY],
+    )
+    write_csv(
+        email, header, [line for i, line in enumerate(lines) if i % SMALL_EXTRACT_EVERY]
+    )
+
 
 def night_2_web_events(landing: Path, con: duckdb.DuckDBPyConnection) -> dict:
     """Write night 2's web extracts; return the ids the assertions look at."""
@@ -237,6 +251,60 @@ def night_2_shop_orders(landing: Path) -> dict:
     return {"dropped_order": dropped, "refunded_order": exported_again}
 
 
+def activity_key(line: dict) -> tuple[str, ...]:
+    """Return the export's key of an e-mail activity, as the staging model cleans it:
+    campaign id, address, action and timestamp."""
+    return (
+        line["Campaign ID"].strip(),
+        line["Email Address"].strip().lower(),
+        line["Action"].strip().lower(),
+        line["Timestamp"].strip(),
+    )
+
+
+def night_2_email_activities(landing: Path) -> dict:
+    """Write night 2's e-mail extracts; return the activity the assertions look at.
+
+    The small extract comes again without an activity that has no other copy.
+    A new file repeats an activity of the main extract and adds a new activity of
+    the same address, so that address's activities are computed again.
+    """
+    folder = landing / "email_activity"
+    header, small = read_csv(folder / f"email_activity_{SMALL_EXTRACT}.csv")
+    _, main = read_csv(folder / f"email_activity_{NIGHT_1}.csv")
+
+    copies = Counter(activity_key(line) for line in small + main)
+    dropped = next(
+        line
+        for line in small
+        if copies[activity_key(line)] == 1 and line["Email Address"].strip()
+    )
+    write_csv(
+        folder / f"email_activity_{SMALL_EXTRACT}.csv",
+        header,
+        [line for line in small if line is not dropped],
+    )
+    repeated = next(line for line in main if line["Email Address"].strip())
+    new_activity = {
+        **repeated,
+        "Campaign ID": "night-2-campaign",
+        "Campaign Name": "Night 2",
+    }
+    write_csv(
+        folder / f"email_activity_{NIGHT_2}.csv", header, [repeated, new_activity]
+    )
+    # The dropped activity's campaign, address and action, and how many distinct
+    # activities with those three are left in raw (other timestamps).
+    remaining = {activity_key(line) for line in small + main if line is not dropped}
+    campaign_address_action = activity_key(dropped)[:3]
+    return {
+        "dropped_activity": list(campaign_address_action),
+        "activities_left": sum(
+            key[:3] == campaign_address_action for key in remaining
+        ),
+    }
+
+
 def night_2_crm_contacts(landing: Path) -> None:
     """A contact takes the email of another contact, joining that customer."""
     folder = landing / "crm_contacts"
@@ -286,6 +354,7 @@ INCREMENTAL_MODELS = (
     "staging.stg_web__events",
     "staging.stg_shop__orders",
     "staging.stg_shop__order_lines",
+    "staging.stg_email__activities",
     "intermediate.int_web_profiles",
     "marts.fct_events",
     "marts.fct_orders",
@@ -331,6 +400,12 @@ def scenario_results(con: duckdb.DuckDBPyConnection, scenario: dict) -> dict:
             "select is_refunded_or_voided from marts.fct_orders where order_id = ?",
             "refunded_order",
         )[0],
+        "activities_like_dropped": value(
+            "select count(*) from staging.stg_email__activities "
+            "where [campaign_id, email_address, action] = ?",
+            "dropped_activity",
+        )[0],
+        "activities_left_in_raw": scenario["activities_left"],
         "night_2_id_changes": con.execute(
             "select count(*) from identity.customer_id_history where run_id = 'night-2'"
         ).fetchone()[0],
@@ -352,6 +427,7 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict:
         )
         scenario = night_2_web_events(landing, con)
     scenario |= night_2_shop_orders(landing)
+    scenario |= night_2_email_activities(landing)
     night_2_crm_contacts(landing)
 
     run_night(warehouse, landing, root, run_id="night-2")
@@ -413,3 +489,4 @@ def test_removed_and_changed_rows_follow_raw(nights):
     assert results["reused_message_rows"] == (2, 0)
     assert results["dropped_order_rows"] == 0
     assert results["refunded_order"] is True
+    assert results["activities_like_dropped"] == results["activities_left_in_raw"]
