@@ -19,14 +19,47 @@ import duckdb
 from activation.audience import table_exists
 from activation.destinations import Destination
 from activation.export import file_extension
-from activation.segment_rule import SegmentRule, read_segment_rule
+from activation.segment_rule import TRAITS, SegmentRule, read_segment_rule
 from activation.vendors import VENDOR_FIELDS, InvalidValue, is_sha256_hex
-from identity.explain import CustomerExplanation, explain_customer, mask_value
+from identity.explain import (
+    PAIR_SCORES,
+    CustomerExplanation,
+    explain_customer,
+    mask_value,
+)
 from identity.splink_model import DEFAULT_MODEL_PATH
+from identity.tables import IDENTIFIERS, MATCH_PAIRS, RECORD_CUSTOMERS
 
 ID_LOOKUP = "identity.customer_id_lookup"
 ID_HISTORY = "identity.customer_id_history"
 PERSON_RECORDS = "intermediate.int_person_records"
+ACTIVATION_TABLES = (
+    "activation.sync_changes",
+    "activation.audience_snapshots",
+    "activation.failed_rows",
+    "activation.exports",
+)
+
+
+def trace_tables(segment: str) -> list[str]:
+    """Return every table ``cdp trace`` reads for ``segment``, as schema.table.
+
+    The Spark engine copies exactly these into the file the trace reads, so a query
+    added to this module, ``identity.explain`` or ``activation.segment_rule`` must
+    add its table here.
+    """
+    return [
+        RECORD_CUSTOMERS,
+        MATCH_PAIRS,
+        PAIR_SCORES,
+        ID_LOOKUP,
+        ID_HISTORY,
+        IDENTIFIERS,
+        PERSON_RECORDS,
+        *ACTIVATION_TABLES,
+        f"marts.segment_{segment}",
+        TRAITS,
+    ]
 
 
 class TraceLookupError(LookupError):

@@ -8,6 +8,8 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -345,7 +347,9 @@ def trace(
     """Show why one person is in an audience: the rows exported to the destination,
     the source records and links behind the customer id, and the segment's rule.
 
-    Opens the warehouse read-only and masks every email and phone number.
+    Opens the warehouse read-only and masks every email and phone number. With
+    CDP_ENGINE=spark it reads a private copy of the tables it needs, taken from the
+    Spark catalog and the DuckDB file and deleted when it ends.
     """
     from activation.destinations import load_destinations
     from activation.segment_rule import SegmentNotFoundError
@@ -354,9 +358,6 @@ def trace(
     given = [value for value in (customer_id, email, key) if value]
     if len(given) != 1:
         raise click.UsageError("give exactly one of --customer-id, --email and --key")
-    # TODO: the trace reads the segment's mart and customer_traits from DuckDB.
-    if settings.engine() == "spark":
-        raise click.ClickException(settings.duckdb_only_message("cdp trace"))
     by_name = {d.name: d for d in load_destinations()}
     if destination not in by_name:
         raise click.ClickException(
@@ -373,9 +374,8 @@ def trace(
 def _print_trace(destination, segment, customer_id, email, key) -> None:
     from activation import trace
     from activation.trace_render import render_trace
-    from identity.explain import mask_value
     from orchestration.dbt_project import ensure_manifest
-    from orchestration.resources import CONNECT_TIMEOUT_SECONDS, connect_with_retry
+    from orchestration.spark_snapshot import SnapshotError, warehouse_for_reading
 
     warehouse = settings.warehouse_path()
     if not warehouse.exists():
@@ -387,7 +387,26 @@ def _print_trace(destination, segment, customer_id, email, key) -> None:
             f"dbt parse failed with exit status {error.returncode}, so the segment's "
             "description is unknown; run dbt parse in dbt_project/ to see why"
         ) from error
-    con = connect_with_retry(warehouse, True, CONNECT_TIMEOUT_SECONDS, logger)
+    try:
+        with warehouse_for_reading(trace.trace_tables(segment), "trace") as path:
+            result = _collect_trace(
+                path, warehouse, destination, segment, customer_id, email, key, manifest
+            )
+    except SnapshotError as error:
+        raise click.ClickException(str(error)) from error
+    render_trace(result, console)
+
+
+def _collect_trace(
+    path, warehouse, destination, segment, customer_id, email, key, manifest
+):
+    """Build the trace from the DuckDB file at ``path``, which is ``warehouse`` or,
+    on the Spark engine, a private copy of the tables the trace reads."""
+    from activation import trace
+    from identity.explain import mask_value
+    from orchestration.resources import CONNECT_TIMEOUT_SECONDS, connect_with_retry
+
+    con = connect_with_retry(path, True, CONNECT_TIMEOUT_SECONDS, logger)
     try:
         if not trace.has_identity_tables(con):
             raise click.ClickException(
@@ -414,7 +433,7 @@ def _print_trace(destination, segment, customer_id, email, key) -> None:
         )
     finally:
         con.close()
-    render_trace(result, console)
+    return result
 
 
 @main.command()
@@ -524,20 +543,15 @@ def serve(host: str, port: int) -> None:
     """Start Customer 360, the customer search and profile pages for staff.
 
     The app opens the warehouse read-only for each request and closes it at once,
-    so it can stay up during the nightly run.
+    so it can stay up during the nightly run. With CDP_ENGINE=spark it copies the
+    marts it reads from the Spark catalog into a private DuckDB file when it starts,
+    serves that snapshot and deletes it when it stops.
     """
-    import uvicorn
-
-    from orchestration.customer360.app import create_app
     from orchestration.customer360.auth import (
         CredentialsError,
         is_loopback,
         resolve_credentials,
     )
-
-    # TODO: Customer 360 queries the marts in the DuckDB file on every request.
-    if settings.engine() == "spark":
-        raise click.ClickException(settings.duckdb_only_message("cdp serve"))
 
     try:
         credentials = resolve_credentials(host, os.environ)
@@ -550,7 +564,42 @@ def serve(host: str, port: int) -> None:
             host,
         )
 
-    app = create_app(settings.warehouse_path(), credentials)
+    with ExitStack() as stack:
+        warehouse, taken_at = _serve_source(stack)
+        _run_customer360(host, port, credentials, warehouse, taken_at)
+
+
+def _serve_source(stack: ExitStack) -> tuple[Path, datetime | None]:
+    """Return the DuckDB file Customer 360 reads and, on Spark, when it was copied.
+
+    On the Spark engine the snapshot is entered on ``stack``, so it is deleted
+    when the server stops.
+    """
+    from orchestration.customer360.app import TABLES
+    from orchestration.spark_snapshot import SnapshotError, private_snapshot
+
+    if settings.engine() != "spark":
+        return settings.warehouse_path(), None
+    taken_at = datetime.now(UTC)
+    console.print(f"Copying {len(TABLES)} marts from the Spark catalog...")
+    try:
+        snapshot = stack.enter_context(private_snapshot(TABLES, "serve"))
+    except SnapshotError as error:
+        raise click.ClickException(str(error)) from error
+    console.print(
+        f"Serving a snapshot of the Spark tables taken at "
+        f"{taken_at:%Y-%m-%d %H:%M:%S} UTC; restart cdp serve after a nightly run "
+        "to see its data."
+    )
+    return snapshot, taken_at
+
+
+def _run_customer360(host, port, credentials, warehouse, taken_at) -> None:
+    import uvicorn
+
+    from orchestration.customer360.app import create_app
+
+    app = create_app(warehouse, credentials, snapshot_taken_at=taken_at)
     console.print(f"Customer 360 on http://{host}:{port} (Ctrl+C stops it)")
     if credentials.generated:
         console.print(

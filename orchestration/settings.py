@@ -161,15 +161,6 @@ def engine() -> str:
     return value
 
 
-def duckdb_only_message(feature: str) -> str:
-    """Return the error text for a feature that does not run on Spark yet."""
-    return (
-        f"{feature} reads the marts from the DuckDB file and does not support "
-        "CDP_ENGINE=spark yet; the Spark engine builds the marts in the Spark "
-        "catalog. Query them there, or run the DuckDB engine (see docs/spark.md)."
-    )
-
-
 def spark_dir() -> Path:
     """Folder of the local Spark warehouse and metastore (``CDP_SPARK_DIR``)."""
     return _path_from_env("CDP_SPARK_DIR", PROJECT_ROOT / "data" / "spark")

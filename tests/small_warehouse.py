@@ -3,8 +3,9 @@
 It is a copy of the ``built_warehouse`` fixture: the raw rows and record customers
 of ``tests/dbt/test_dbt_project.py`` (Anna, Jonas, Lea, Max, Lena and a bounced
 address) built by the real dbt project, with a pseudonym key for the analytics
-views. The identity metrics and the load log, which the identity step and the
-loader write in a nightly run, are added with their own DDL.
+views. The identity metrics, the identifier links between records and the load
+log, which the identity step and the loader write in a nightly run, are added with
+their own DDL.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def build_small_warehouse(
 
     with duckdb.connect(str(warehouse)) as con:
         add_identity_metrics(con)
+        add_match_pairs(con)
         add_load_log(con)
     return warehouse
 
@@ -66,6 +68,29 @@ def add_identity_metrics(con: duckdb.DuckDBPyConnection) -> None:
         [RESOLVED_AT, records, customers],
     )
     write_cluster_metrics(con, RESOLVED_AT)
+
+
+def add_match_pairs(con: duckdb.DuckDBPyConnection) -> None:
+    """Link the records of each customer that share an identifier, as the identity
+    step's identifier graph does, so ``cdp trace`` can explain a customer."""
+    con.execute(
+        "create table identity.match_pairs (record_key_l varchar not null, "
+        "record_key_r varchar not null, link_type varchar not null, "
+        "match_probability double, match_weight double)"
+    )
+    con.execute("""
+        insert into identity.match_pairs
+        select distinct
+            l.record_key, r.record_key, 'identifier:' || l.identifier_type, 1.0, null
+        from intermediate.int_identifiers as l
+        inner join intermediate.int_identifiers as r
+            on r.identifier_type = l.identifier_type
+            and r.identifier_value = l.identifier_value
+            and r.record_key > l.record_key
+        inner join identity.record_customers as cl on cl.record_key = l.record_key
+        inner join identity.record_customers as cr
+            on cr.record_key = r.record_key and cr.customer_id = cl.customer_id
+    """)
 
 
 def add_load_log(con: duckdb.DuckDBPyConnection) -> None:

@@ -36,6 +36,24 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 CONNECT_TIMEOUT_SECONDS = 2.0
 RETRY_AFTER_SECONDS = 60
 MAX_FORM_BYTES = 8192
+# Every table the search and profile queries read. On the Spark engine, cdp serve
+# copies exactly these into its snapshot, so a query of another table must add it.
+TABLES = (
+    "marts.dim_customers",
+    "marts.customer_id_changes",
+    "marts.customer_emails",
+    "marts.customer_phones",
+    "marts.customer_addresses",
+    "marts.customer_source_records",
+    "marts.customer_email_consent",
+    "marts.customer_traits",
+    "marts.customer_timeline",
+    "marts.segment_memberships",
+    "marts.segment_membership_history",
+    "marts.fct_orders",
+    "marts.fct_support_tickets",
+    "marts.fct_email_activities",
+)
 
 
 class WarehouseUnavailable(Exception):
@@ -75,11 +93,20 @@ def build_templates() -> jinja2.Environment:
 
 
 class Customer360:
-    """Route handlers bound to one warehouse file."""
+    """Route handlers bound to one warehouse file.
 
-    def __init__(self, warehouse: Path) -> None:
+    ``snapshot_taken_at`` is the time the file was copied from the Spark engine's
+    tables, which every page shows, or None when the app reads the warehouse itself.
+    """
+
+    def __init__(self, warehouse: Path, snapshot_taken_at: datetime | None) -> None:
         self.warehouse = warehouse
         self.templates = build_templates()
+        self.templates.globals["snapshot_taken_at"] = (
+            snapshot_taken_at.strftime("%Y-%m-%d %H:%M UTC")
+            if snapshot_taken_at
+            else None
+        )
 
     def page(self, template: str, status: int = 200, **context) -> HTMLResponse:
         html = self.templates.get_template(template).render(**context)
@@ -150,9 +177,17 @@ def _customer_url(customer_id: str) -> str:
     return "/customers/" + quote(customer_id, safe="")
 
 
-def create_app(warehouse: Path, credentials: Credentials) -> Starlette:
-    """Build the app: every route behind the login, each request logged without PII."""
-    handlers = Customer360(warehouse)
+def create_app(
+    warehouse: Path,
+    credentials: Credentials,
+    snapshot_taken_at: datetime | None = None,
+) -> Starlette:
+    """Build the app: every route behind the login, each request logged without PII.
+
+    ``snapshot_taken_at`` (UTC) marks ``warehouse`` as a snapshot taken then, and
+    every page shows that time.
+    """
+    handlers = Customer360(warehouse, snapshot_taken_at)
     routes = [
         Route("/", handlers.home, methods=["GET"]),
         Route("/search", handlers.search, methods=["POST"]),

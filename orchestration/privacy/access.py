@@ -37,6 +37,39 @@ CUSTOMER_SECTIONS = {
     "audiences_held_by_destinations": ("activation.audience_snapshots", "customer_id"),
     "customer_id_changes": ("marts.customer_id_changes", "old_customer_id_now"),
 }
+# Section -> (table, column holding the record key), for the person's records.
+RECORD_SECTIONS = {
+    "person_records": ("intermediate.int_person_records", "record_key"),
+    "consent_signals": ("intermediate.int_email_consent_signals", "record_key"),
+}
+ID_LOOKUP = "identity.customer_id_lookup"
+IDENTIFIERS = "intermediate.int_identifiers"
+RECORD_CUSTOMERS = "identity.record_customers"
+SETTINGS = "privacy.settings"
+
+
+def subject_tables() -> list[str]:
+    """Return every table ``collect_subject`` reads, as schema.table.
+
+    The Spark engine copies exactly these tables into the file that
+    ``cdp export-subject`` reads, from the Spark catalog or the DuckDB file. The
+    export is complete on Spark because the queries below take their table names
+    from the same constants: a section added to ``CUSTOMER_SECTIONS`` or
+    ``RECORD_SECTIONS`` is copied too, and the Spark tests compare the export
+    with the DuckDB engine's.
+
+    NOTE: on both engines the export covers only the tables listed here. The
+    segment tables (``marts.segment_*``) and the membership snapshot also carry
+    customer ids and are not exported.
+    """
+    sections = [*CUSTOMER_SECTIONS.values(), *RECORD_SECTIONS.values()]
+    return [
+        ID_LOOKUP,
+        IDENTIFIERS,
+        RECORD_CUSTOMERS,
+        SETTINGS,
+        *(table for table, _ in sections),
+    ]
 
 
 def _exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
@@ -70,19 +103,16 @@ def find_customer_ids(
     ids: set[str] = set()
     if kind == "customer_id":
         ids.add(normalized)
-        if _exists(con, "identity.customer_id_lookup"):
+        if _exists(con, ID_LOOKUP):
             rows = con.execute(
-                "select current_customer_id from identity.customer_id_lookup "
-                "where customer_id = ?",
+                f"select current_customer_id from {ID_LOOKUP} where customer_id = ?",
                 [normalized],
             ).fetchall()
             ids = {r[0] for r in rows} or ids
-    elif _exists(con, "intermediate.int_identifiers") and _exists(
-        con, "identity.record_customers"
-    ):
+    elif _exists(con, IDENTIFIERS) and _exists(con, RECORD_CUSTOMERS):
         rows = con.execute(
-            "select distinct r.customer_id from intermediate.int_identifiers as i "
-            "join identity.record_customers as r using (record_key) "
+            f"select distinct r.customer_id from {IDENTIFIERS} as i "
+            f"join {RECORD_CUSTOMERS} as r using (record_key) "
             "where i.identifier_type = ? and i.identifier_value = ?",
             [kind, normalized],
         ).fetchall()
@@ -101,12 +131,8 @@ def collect_subject(con: duckdb.DuckDBPyConnection, kind: str, normalized: str) 
     for section, (table, column) in CUSTOMER_SECTIONS.items():
         document[section] = _rows(con, table, column, customer_ids)
     record_keys = [r["record_key"] for r in document["identities"]]
-    document["person_records"] = _rows(
-        con, "intermediate.int_person_records", "record_key", record_keys
-    )
-    document["consent_signals"] = _rows(
-        con, "intermediate.int_email_consent_signals", "record_key", record_keys
-    )
+    for section, (table, column) in RECORD_SECTIONS.items():
+        document[section] = _rows(con, table, column, record_keys)
     document["analytics_pseudonyms"] = _pseudonyms(con, customer_ids)
     return document
 
@@ -114,10 +140,10 @@ def collect_subject(con: duckdb.DuckDBPyConnection, kind: str, normalized: str) 
 def _pseudonyms(con: duckdb.DuckDBPyConnection, customer_ids: list[str]) -> dict:
     """Map each customer id to its pseudonym in the analytics schema and the
     analyst copy. Empty while the warehouse has no pseudonym key."""
-    if not customer_ids or not _exists(con, "privacy.settings"):
+    if not customer_ids or not _exists(con, SETTINGS):
         return {}
     row = con.execute(
-        "select value from privacy.settings where name = ?",
+        f"select value from {SETTINGS} where name = ?",
         [store.PSEUDONYM_KEY_SETTING],
     ).fetchone()
     if row is None:

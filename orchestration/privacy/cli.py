@@ -100,13 +100,13 @@ def forget(
 def export_subject(
     email: str | None, phone: str | None, customer_id: str | None, out: Path
 ) -> None:
-    """Write everything the warehouse stores about one person to a JSON file."""
-    from orchestration.privacy.access import collect_subject, write_private
-    from orchestration.resources import CONNECT_TIMEOUT_SECONDS, connect_with_retry
+    """Write everything the warehouse stores about one person to a JSON file.
 
-    # TODO: collect_subject reads the marts; on Spark they are in the Spark catalog.
-    if settings.engine() == "spark":
-        raise click.ClickException(settings.duckdb_only_message("cdp export-subject"))
+    With CDP_ENGINE=spark it reads a private copy of the tables it needs, taken from
+    the Spark catalog and the DuckDB file and deleted when it ends.
+    """
+    from orchestration.privacy.access import subject_tables, write_private
+    from orchestration.spark_snapshot import SnapshotError, warehouse_for_reading
 
     kind, value = _identifier(email, phone, customer_id)
     warehouse = settings.warehouse_path()
@@ -117,13 +117,24 @@ def export_subject(
     except store.InvalidIdentifierError as error:
         hint = f"--{kind.replace('_', '-')}"
         raise click.BadParameter(str(error), param_hint=hint) from error
-    con = connect_with_retry(warehouse, True, CONNECT_TIMEOUT_SECONDS, logger)
     try:
-        document = collect_subject(con, kind, normalized)
-    finally:
-        con.close()
+        with warehouse_for_reading(subject_tables(), "export-subject") as path:
+            document = _collect(path, kind, normalized)
+    except SnapshotError as error:
+        raise click.ClickException(str(error)) from error
     write_private(out, json.dumps(document, indent=2, ensure_ascii=False, default=str))
     console.print(
         f"Wrote {out}: {len(document['customers'])} customer(s), "
         f"{len(document['source_records'])} source records."
     )
+
+
+def _collect(path: Path, kind: str, normalized: str) -> dict:
+    from orchestration.privacy.access import collect_subject
+    from orchestration.resources import CONNECT_TIMEOUT_SECONDS, connect_with_retry
+
+    con = connect_with_retry(path, True, CONNECT_TIMEOUT_SECONDS, logger)
+    try:
+        return collect_subject(con, kind, normalized)
+    finally:
+        con.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -315,3 +316,17 @@ def test_loopback_gets_generated_password(host):
     assert first.generated
     assert len(first.password) >= 20
     assert first.password != second.password
+
+
+def test_tables_list_every_table_the_queries_read():
+    """The Spark engine's snapshot holds only ``TABLES``, so a query of another
+    table would find nothing there."""
+    from orchestration.customer360 import app, profile
+    from orchestration.customer360 import search as search_module
+
+    source = "".join(
+        Path(module.__file__).read_text(encoding="utf-8")
+        for module in (profile, search_module)
+    )
+    read = set(re.findall(r"\b(?:marts|intermediate|identity)\.[a-z_0-9]+", source))
+    assert read == set(app.TABLES)
