@@ -299,9 +299,7 @@ def night_2_email_activities(landing: Path) -> dict:
     campaign_address_action = activity_key(dropped)[:3]
     return {
         "dropped_activity": list(campaign_address_action),
-        "activities_left": sum(
-            key[:3] == campaign_address_action for key in remaining
-        ),
+        "activities_left": sum(key[:3] == campaign_address_action for key in remaining),
     }
 
 
