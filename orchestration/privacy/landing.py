@@ -19,6 +19,7 @@ import gzip
 import json
 import os
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -149,19 +150,28 @@ def renumber_rows(
 
     Covers the raw table, its rejects and the loader's pending landing redactions.
     Call it after deleting the removed rows from those tables.
+
+    The kept raw rows also get a new ``_loaded_at``. The incremental staging models
+    address a raw row by file and row number, so to them the file now counts as
+    delivered again: they drop its earlier rows and read it anew. Without that, a
+    staging row of a removed raw row would survive whenever another row took over
+    its number.
     """
     if not removed:
         return
     numbers = sorted(removed)
     shift = "len(list_filter($removed::bigint[], lambda r: r < {0}))"
-    for table, column in (
-        (f"raw.{source.table}", "_row_number"),
-        (f"raw.{source.table}__rejects", "line_number"),
+    for table, column, extra in (
+        (f"raw.{source.table}", "_row_number", ", _loaded_at = $now"),
+        (f"raw.{source.table}__rejects", "line_number", ""),
     ):
+        parameters = {"removed": numbers, "file": file}
+        if extra:
+            parameters["now"] = datetime.now(UTC).replace(tzinfo=None)
         con.execute(
-            f"update {table} set {column} = {column} - {shift.format(column)} "
-            "where _file = $file",
-            {"removed": numbers, "file": file},
+            f"update {table} set {column} = {column} - {shift.format(column)}"
+            f"{extra} where _file = $file",
+            parameters,
         )
     if table_exists(con, "privacy", "landing_redactions"):
         con.execute(
