@@ -569,6 +569,41 @@ def serve(host: str, port: int) -> None:
         _run_customer360(host, port, credentials, warehouse, taken_at)
 
 
+@main.command(name="spark-thrift")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Loopback address to listen on; the server checks no password, so it "
+    "refuses any other.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=10000,
+    show_default=True,
+    help="TCP port, the CDP_SPARK_THRIFT_PORT of dbt's spark_thrift target.",
+)
+def spark_thrift(host: str, port: int) -> None:
+    """Serve the Spark catalog over Thrift for dbt's spark_thrift target.
+
+    The server's Spark session has the cdp_normalize_* functions that the staging
+    models call, and every connection shares it. Ctrl+C stops the server.
+    """
+    from orchestration.spark_thrift import require_loopback, serve
+
+    try:
+        require_loopback(host)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--host") from error
+    console.print(
+        f"Starting Spark and its Thrift server on {host}:{port}. Run dbt with "
+        f"--target spark_thrift and CDP_SPARK_THRIFT_PORT={port}. In local mode "
+        "the nightly job cannot open the Spark catalog while the server runs."
+    )
+    serve(host, port)
+
+
 def _serve_source(stack: ExitStack) -> tuple[Path, datetime | None]:
     """Return the DuckDB file Customer 360 reads and, on Spark, when it was copied.
 

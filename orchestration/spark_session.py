@@ -48,6 +48,11 @@ def spark_conf() -> dict[str, str]:
         # Splink's string similarity functions (jaro_winkler, damerau_levenshtein)
         # for identity resolution; a jar can only join a session when it starts.
         "spark.jars": similarity_jar_location(),
+        # Read only by a Thrift server started on this session
+        # (orchestration/spark_thrift.py): its connections then share this session
+        # and the cdp_normalize_* functions registered on it. A static setting, so
+        # it cannot be set once the session runs.
+        "spark.sql.hive.thriftServer.singleSession": "true",
     }
     if master.startswith("local"):
         conf |= {
@@ -56,6 +61,10 @@ def spark_conf() -> dict[str, str]:
                 f"jdbc:derby:;databaseName={root / 'metastore'};create=true"
             ),
             "spark.driver.extraJavaOptions": f"-Dderby.system.home={root}",
+            # Local mode needs no network: the driver's RPC and block manager
+            # ports listen on loopback, not on the machine's public address.
+            "spark.driver.bindAddress": "127.0.0.1",
+            "spark.driver.host": "127.0.0.1",
         }
     return conf
 

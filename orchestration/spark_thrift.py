@@ -1,0 +1,135 @@
+"""Serve the project's Spark session over JDBC/ODBC for dbt-spark's ``thrift`` method.
+
+A Spark Thrift server started with ``start-thriftserver.sh`` gives every connection
+a new session, and a new session has none of the ``cdp_normalize_*`` Python
+functions that the staging models call. So this module starts the server inside
+Python, on the project's session after ``register_functions``, with
+``HiveThriftServer2.startWithSparkSession``. With
+``spark.sql.hive.thriftServer.singleSession=true`` every connection shares that
+session, its temporary functions and its current database:
+
+    cdp spark-thrift --port 10000
+
+Then run dbt from any process with ``--target spark_thrift`` and
+``CDP_SPARK_THRIFT_HOST``/``CDP_SPARK_THRIFT_PORT`` set to the same address. The
+server runs until it receives SIGINT or SIGTERM.
+
+The server has no password check (``hive.server2.authentication=NONE``) and no
+TLS, so it listens on a loopback address only and refuses any other. On a cluster,
+run it on the machine that runs dbt, with ``CDP_SPARK_MASTER`` pointing at the
+cluster: this process is then Spark's driver and the queries run on the cluster's
+executors (docs/spark.md).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+from orchestration.spark_dbt import prepare_spark_for_dbt
+from orchestration.spark_session import spark_session
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 10000
+
+
+def require_loopback(host: str) -> None:
+    """Raise ``ValueError`` unless every address of ``host`` is a loopback address."""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except socket.gaierror as error:
+        message = f"cannot resolve the Thrift server host {host!r}: {error}"
+        raise ValueError(message) from error
+    remote = sorted(a for a in addresses if not ipaddress.ip_address(a).is_loopback)
+    if remote:
+        raise ValueError(
+            f"the Thrift server host {host!r} resolves to {', '.join(remote)}, which "
+            "is not a loopback address. The server checks no password, so it "
+            "listens on 127.0.0.1 or ::1 only; run it on the machine that runs dbt."
+        )
+
+
+def wait_for_port(host: str, port: int, timeout: float = 60.0) -> None:
+    """Return once ``host:port`` accepts a TCP connection; the server binds its
+    socket in a thread of its own after ``startWithSparkSession`` returns."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the Spark Thrift server did not open {host}:{port} "
+                    f"within {timeout:.0f} s"
+                ) from None
+            time.sleep(0.2)
+
+
+def start_thrift_server(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    prepare: Callable[[object], None] | None = None,
+):
+    """Start Spark with the normalizer functions registered, call ``prepare`` with
+    the session (to load tables, say), then serve the session over Thrift. Return
+    the session and the server's JVM object once the port accepts connections.
+
+    Hive's server reads its address from the variables ``HIVE_SERVER2_THRIFT_*``
+    before its settings, and Spark's JVM copies the environment when it starts. So
+    the variables are set here, and this must be the first Spark session of the
+    process. ``spark.sql.hive.thriftServer.singleSession`` is a static setting, so
+    ``orchestration.spark_session.spark_conf`` sets it for every session.
+    """
+    require_loopback(host)
+    if spark_session.cache_info().currsize:
+        raise RuntimeError(
+            "a Spark session already runs in this process, so the Thrift server "
+            "could not be given its address; start the server first"
+        )
+    os.environ["HIVE_SERVER2_THRIFT_BIND_HOST"] = host
+    os.environ["HIVE_SERVER2_THRIFT_PORT"] = str(port)
+    session = prepare_spark_for_dbt()
+    if session.conf.get("spark.sql.hive.thriftServer.singleSession") != "true":
+        raise RuntimeError(
+            "the Spark session started without "
+            "spark.sql.hive.thriftServer.singleSession=true, so Thrift connections "
+            "would not see the cdp_normalize_* functions"
+        )
+    if prepare is not None:
+        prepare(session)
+
+    jvm = session.sparkContext._jvm
+    server_class = jvm.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2
+    # False: a failed start raises here instead of exiting the JVM.
+    server = server_class.startWithSparkSession(session._jsparkSession, False)
+    wait_for_port(host, port)
+    logger.info("Spark Thrift server listening on %s:%d", host, port)
+    return session, server
+
+
+def serve(
+    host: str, port: int, prepare: Callable[[object], None] | None = None
+) -> None:
+    """Run the Thrift server until SIGINT or SIGTERM, then stop it and Spark."""
+    session, server = start_thrift_server(host, port, prepare)
+    # After Spark starts: pyspark installs a SIGINT handler of its own that
+    # raises KeyboardInterrupt.
+    stopped = threading.Event()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, lambda *_: stopped.set())
+    # A parent process reads this line to learn that the server accepts connections.
+    print(f"listening on {host}:{port}", flush=True)
+    stopped.wait()
+
+    logger.info("stopping the Spark Thrift server")
+    server.stop()
+    session.stop()
