@@ -161,6 +161,25 @@ def engine() -> str:
     return value
 
 
+SPARK_DBT_METHODS = ("session", "thrift")
+
+
+def spark_dbt_method() -> str:
+    """Return how the job's dbt steps reach Spark (``CDP_SPARK_DBT_METHOD``).
+
+    ``session`` (default): dbt runs in the job's process on its Spark session.
+    ``thrift``: the dbt command line sends the queries to the Thrift server of the
+    ``spark_thrift`` target (``CDP_SPARK_THRIFT_HOST`` and ``CDP_SPARK_THRIFT_PORT``).
+    """
+    value = os.environ.get("CDP_SPARK_DBT_METHOD", "session").strip().lower()
+    if value not in SPARK_DBT_METHODS:
+        raise ValueError(
+            f"CDP_SPARK_DBT_METHOD is {value!r}; expected one of "
+            f"{', '.join(SPARK_DBT_METHODS)}"
+        )
+    return value
+
+
 def spark_dir() -> Path:
     """Folder of the local Spark warehouse and metastore (``CDP_SPARK_DIR``)."""
     return _path_from_env("CDP_SPARK_DIR", PROJECT_ROOT / "data" / "spark")

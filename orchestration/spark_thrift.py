@@ -41,6 +41,21 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 10000
 
 
+def connect():
+    """Open a PyHive connection to the server of dbt's ``spark_thrift`` target.
+
+    Reads ``CDP_SPARK_THRIFT_HOST``, ``CDP_SPARK_THRIFT_PORT`` and
+    ``CDP_SPARK_THRIFT_USER`` with the defaults of ``dbt_project/profiles.yml``.
+    """
+    from pyhive import hive
+
+    return hive.connect(
+        host=os.environ.get("CDP_SPARK_THRIFT_HOST", DEFAULT_HOST),
+        port=int(os.environ.get("CDP_SPARK_THRIFT_PORT", DEFAULT_PORT)),
+        username=os.environ.get("CDP_SPARK_THRIFT_USER", "cdp"),
+    )
+
+
 def require_loopback(host: str) -> None:
     """Raise ``ValueError`` unless every address of ``host`` is a loopback address."""
     try:
@@ -117,10 +132,19 @@ def start_thrift_server(
 
 
 def serve(
-    host: str, port: int, prepare: Callable[[object], None] | None = None
+    host: str,
+    port: int,
+    prepare: Callable[[object], None] | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> None:
-    """Run the Thrift server until SIGINT or SIGTERM, then stop it and Spark."""
+    """Run the Thrift server until SIGINT or SIGTERM, then stop it and Spark.
+
+    ``prepare`` is passed to ``start_thrift_server``, and ``ready`` is called once
+    the server accepts connections.
+    """
     session, server = start_thrift_server(host, port, prepare)
+    if ready is not None:
+        ready()
     # After Spark starts: pyspark installs a SIGINT handler of its own that
     # raises KeyboardInterrupt.
     stopped = threading.Event()

@@ -12,6 +12,7 @@ that every connection shares the session and its functions.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 import select
@@ -28,7 +29,15 @@ import pytest
 from orchestration.settings import DBT_PROJECT_DIR
 from orchestration.spark_thrift import require_loopback
 from tests.spark.compare import compare_table
-from tests.spark.spark_build import NIGHTLY_MODEL, NIGHTLY_SCHEMA, export_inputs
+from tests.spark.spark_build import (
+    ENGINE_FILE,
+    NIGHTLY_ASSET,
+    NIGHTLY_MODEL,
+    NIGHTLY_REPORT,
+    NIGHTLY_SCHEMA,
+    export_inputs,
+    without_dbt_schemas,
+)
 
 pytestmark = pytest.mark.skipif(
     shutil.which("java") is None,
@@ -39,6 +48,15 @@ SERVER_SCRIPT = Path(__file__).with_name("thrift_server.py")
 HOST = "127.0.0.1"
 # Seconds allowed for starting Spark with a Hive metastore and loading the raw tables.
 START_TIMEOUT = 300
+
+
+MODEL_TABLE = f"{NIGHTLY_SCHEMA}.{NIGHTLY_MODEL}"
+
+
+def connect_to(port: int):
+    from pyhive import hive
+
+    return hive.connect(host=HOST, port=port, username="cdp")
 
 
 def free_port() -> int:
@@ -107,13 +125,17 @@ def thrift_build(small_warehouse: Path, tmp_path_factory: pytest.TempPathFactory
         DO_NOT_TRACK="1",
         PYSPARK_PYTHON=sys.executable,
     )
+    report = folder / NIGHTLY_REPORT
+    engine_file = without_dbt_schemas(small_warehouse, folder / ENGINE_FILE)
+    job_env = dict(env, CDP_SPARK_DBT_METHOD="thrift", DAGSTER_HOME=str(folder))
     log = folder / "server.log"
     started = time.monotonic()
     with log.open("w", encoding="utf-8") as server_log:
         server = subprocess.Popen(
-            [sys.executable, str(SERVER_SCRIPT), str(inputs), str(port)],
+            [sys.executable, str(SERVER_SCRIPT), str(inputs), str(port)]
+            + [str(engine_file), str(report)],
             cwd=folder,
-            env=env,
+            env=job_env,
             stdout=subprocess.PIPE,
             stderr=server_log,
             text=True,
@@ -139,13 +161,11 @@ def thrift_build(small_warehouse: Path, tmp_path_factory: pytest.TempPathFactory
             check=False,
         )
 
-        from pyhive import hive
-
-        with hive.connect(host=HOST, port=port, username="cdp") as connection:
+        with connect_to(port) as connection:
             cursor = connection.cursor()
             cursor.execute("select cdp_normalize_email('  Anna.Berg@Example.COM ')")
             normalized = cursor.fetchone()[0]
-            cursor.execute(f"select count(*) from {NIGHTLY_SCHEMA}.{NIGHTLY_MODEL}")
+            cursor.execute(f"select count(*) from {MODEL_TABLE}")
             row_count = cursor.fetchone()[0]
     finally:
         # Ctrl+C, which pyspark would turn into KeyboardInterrupt if the server
@@ -162,6 +182,7 @@ def thrift_build(small_warehouse: Path, tmp_path_factory: pytest.TempPathFactory
         "dbt": dbt_result,
         "normalized": normalized,
         "row_count": row_count,
+        "job_report": json.loads(report.read_text()) if report.exists() else None,
         "addresses": addresses,
         "server_returncode": server.returncode,
         "server_log": log,
@@ -175,13 +196,33 @@ def thrift_build(small_warehouse: Path, tmp_path_factory: pytest.TempPathFactory
 def test_dbt_build_passes_on_thrift_target(thrift_build):
     result = thrift_build["dbt"]
     output = result.stdout[-6000:] + result.stderr[-3000:]
-    print(f"Thrift server ready after {thrift_build['server_seconds']:.0f} s")
+    print(
+        f"server started and nightly job done after {thrift_build['server_seconds']:.0f} s"
+    )
     assert result.returncode == 0, output
     # The model, its data tests and its unit tests all pass.
     summary = re.search(r"PASS=(\d+) .* TOTAL=(\d+)", result.stdout)
     assert summary, output
     passed, total = map(int, summary.groups())
     assert passed == total > 1, output
+
+
+def test_nightly_job_builds_model_over_thrift(thrift_build):
+    report = thrift_build["job_report"]
+    log = thrift_build["server_log"].read_text(encoding="utf-8", errors="replace")
+    assert report is not None, log[-4000:]
+    assert report["success"], report
+    assert report["failed_steps"] == []
+    # The job's dbt step reads the row count through the Thrift server.
+    assert report["materialized"] == {NIGHTLY_ASSET: thrift_build["row_count"]}
+
+
+def test_nightly_job_runs_model_checks_over_thrift(thrift_build):
+    report = thrift_build["job_report"]
+    assert report is not None
+    checks = [key for key, _ in report["checks"]]
+    assert checks, "the job ran no check of the model"
+    assert all(passed for _, passed in report["checks"]), report["checks"]
 
 
 def test_model_built_over_thrift_matches_duckdb(thrift_build):
