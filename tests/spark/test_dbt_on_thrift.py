@@ -45,6 +45,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 SERVER_SCRIPT = Path(__file__).with_name("thrift_server.py")
+REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 # Seconds allowed for starting Spark with a Hive metastore and loading the raw tables.
 START_TIMEOUT = 300
@@ -124,6 +125,10 @@ def thrift_build(small_warehouse: Path, tmp_path_factory: pytest.TempPathFactory
         CDP_SPARK_THRIFT_PORT=str(port),
         DO_NOT_TRACK="1",
         PYSPARK_PYTHON=sys.executable,
+        # The server script imports the test helpers as the package tests.
+        PYTHONPATH=os.pathsep.join(
+            filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
+        ),
     )
     report = folder / NIGHTLY_REPORT
     engine_file = without_dbt_schemas(small_warehouse, folder / ENGINE_FILE)
