@@ -590,12 +590,16 @@ def spark_thrift(host: str, port: int) -> None:
     The server's Spark session has the cdp_normalize_* functions that the staging
     models call, and every connection shares it. Ctrl+C stops the server.
     """
-    from orchestration.spark_thrift import require_loopback, serve
+    from orchestration.spark_thrift import require_free_port, require_loopback, serve
 
     try:
         require_loopback(host)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--host") from error
+    try:
+        require_free_port(host, port)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--port") from error
     console.print(
         f"Starting Spark and its Thrift server on {host}:{port}. Run dbt with "
         f"--target spark_thrift and CDP_SPARK_THRIFT_PORT={port}. In local mode "

@@ -72,9 +72,30 @@ def require_loopback(host: str) -> None:
         )
 
 
+def require_free_port(host: str, port: int) -> None:
+    """Raise ``ValueError`` if another process already listens on ``host:port``.
+
+    Checked before Spark starts, because ``wait_for_port`` would reach the other
+    process and take it for this server.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As Java's server socket does, so that connections of a server stopped a
+        # moment ago (TIME_WAIT) do not count, while a listening socket still does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            message = (
+                f"port {port} on {host} is in use ({error.strerror}); "
+                "stop the other server or choose another port with --port"
+            )
+            raise ValueError(message) from error
+
+
 def wait_for_port(host: str, port: int, timeout: float = 60.0) -> None:
-    """Return once ``host:port`` accepts a TCP connection; the server binds its
-    socket in a thread of its own after ``startWithSparkSession`` returns."""
+    """Return once ``host:port`` accepts a TCP connection, which the server may open
+    only after ``startWithSparkSession`` returns."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -105,6 +126,7 @@ def start_thrift_server(
     ``orchestration.spark_session.spark_conf`` sets it for every session.
     """
     require_loopback(host)
+    require_free_port(host, port)
     if spark_session.cache_info().currsize:
         raise RuntimeError(
             "a Spark session already runs in this process, so the Thrift server "

@@ -267,6 +267,20 @@ def test_command_refuses_address_other_than_loopback(host):
     assert "not a loopback address" in result.output
 
 
+def test_command_refuses_port_in_use():
+    from click.testing import CliRunner
+
+    from orchestration.cli import main
+
+    with socket.socket() as other_server:
+        other_server.bind((HOST, 0))
+        other_server.listen()
+        port = other_server.getsockname()[1]
+        result = CliRunner().invoke(main, ["spark-thrift", "--port", str(port)])
+    assert result.exit_code == 2, result.output
+    assert f"port {port} on {HOST} is in use" in result.output
+
+
 def test_server_accepts_loopback_names():
     for host in ["127.0.0.1", "localhost", "::1"]:
         require_loopback(host)
