@@ -574,8 +574,8 @@ def serve(host: str, port: int) -> None:
     "--host",
     default="127.0.0.1",
     show_default=True,
-    help="Loopback address to listen on; the server checks no password, so it "
-    "refuses any other.",
+    help="Loopback address to listen on. The server checks no password, so it "
+    "rejects any other address.",
 )
 @click.option(
     "--port",

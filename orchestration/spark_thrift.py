@@ -1,4 +1,4 @@
-"""Serve the project's Spark session over JDBC/ODBC for dbt-spark's ``thrift`` method.
+"""Serve the project's Spark session over Thrift for dbt-spark's ``thrift`` method.
 
 A Spark Thrift server started with ``start-thriftserver.sh`` gives every connection
 a new session, and a new session has none of the ``cdp_normalize_*`` Python
@@ -15,7 +15,7 @@ Then run dbt from any process with ``--target spark_thrift`` and
 server runs until it receives SIGINT or SIGTERM.
 
 The server has no password check (``hive.server2.authentication=NONE``) and no
-TLS, so it listens on a loopback address only and refuses any other. On a cluster,
+TLS, so it listens on a loopback address only and rejects any other. On a cluster,
 run it on the machine that runs dbt, with ``CDP_SPARK_MASTER`` pointing at the
 cluster: this process is then Spark's driver and the queries run on the cluster's
 executors (docs/spark.md).
@@ -41,17 +41,18 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 10000
 
 
-def connect():
+def connect(host: str | None = None, port: int | None = None):
     """Open a PyHive connection to the server of dbt's ``spark_thrift`` target.
 
-    Reads ``CDP_SPARK_THRIFT_HOST``, ``CDP_SPARK_THRIFT_PORT`` and
-    ``CDP_SPARK_THRIFT_USER`` with the defaults of ``dbt_project/profiles.yml``.
+    ``host`` and ``port`` default to ``CDP_SPARK_THRIFT_HOST`` and
+    ``CDP_SPARK_THRIFT_PORT``, the user to ``CDP_SPARK_THRIFT_USER``, each with the
+    default of ``dbt_project/profiles.yml``.
     """
     from pyhive import hive
 
     return hive.connect(
-        host=os.environ.get("CDP_SPARK_THRIFT_HOST", DEFAULT_HOST),
-        port=int(os.environ.get("CDP_SPARK_THRIFT_PORT", DEFAULT_PORT)),
+        host=host or os.environ.get("CDP_SPARK_THRIFT_HOST", DEFAULT_HOST),
+        port=port or int(os.environ.get("CDP_SPARK_THRIFT_PORT", DEFAULT_PORT)),
         username=os.environ.get("CDP_SPARK_THRIFT_USER", "cdp"),
     )
 
@@ -104,8 +105,8 @@ def wait_for_port(host: str, port: int, timeout: float = 60.0) -> None:
         except OSError:
             if time.monotonic() > deadline:
                 raise RuntimeError(
-                    f"the Spark Thrift server did not open {host}:{port} "
-                    f"within {timeout:.0f} s"
+                    f"timed out after {timeout:.0f} s waiting for the Spark Thrift "
+                    f"server to open {host}:{port}; its errors are in the Spark log"
                 ) from None
             time.sleep(0.2)
 

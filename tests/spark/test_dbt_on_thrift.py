@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.settings import DBT_PROJECT_DIR
-from orchestration.spark_thrift import require_loopback
+from orchestration.spark_thrift import connect, require_loopback
 from tests.spark.compare import compare_table
 from tests.spark.spark_build import (
     ENGINE_FILE,
@@ -52,12 +52,6 @@ START_TIMEOUT = 300
 
 
 MODEL_TABLE = f"{NIGHTLY_SCHEMA}.{NIGHTLY_MODEL}"
-
-
-def connect_to(port: int):
-    from pyhive import hive
-
-    return hive.connect(host=HOST, port=port, username="cdp")
 
 
 def free_port() -> int:
@@ -113,8 +107,9 @@ def wait_until_listening(server: subprocess.Popen, log: Path) -> None:
 
 @pytest.fixture(scope="module")
 def thrift_build(small_warehouse: Path, tmp_path_factory: pytest.TempPathFactory):
-    """Start the Thrift server, run dbt and PyHive against it, stop it; return what
-    each step gave."""
+    """Start the Thrift server, run dbt and PyHive against it, then stop it.
+
+    Return each step's result for the tests."""
     folder = tmp_path_factory.mktemp("thrift")
     inputs = export_inputs(small_warehouse, folder / "inputs")
     port = free_port()
@@ -166,7 +161,7 @@ def thrift_build(small_warehouse: Path, tmp_path_factory: pytest.TempPathFactory
             check=False,
         )
 
-        with connect_to(port) as connection:
+        with connect(HOST, port) as connection:
             cursor = connection.cursor()
             cursor.execute("select cdp_normalize_email('  Anna.Berg@Example.COM ')")
             normalized = cursor.fetchone()[0]
@@ -257,7 +252,7 @@ def test_server_listens_on_loopback_only(thrift_build):
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10"])
-def test_command_refuses_address_other_than_loopback(host):
+def test_command_rejects_non_loopback_address(host):
     from click.testing import CliRunner
 
     from orchestration.cli import main
@@ -267,7 +262,7 @@ def test_command_refuses_address_other_than_loopback(host):
     assert "not a loopback address" in result.output
 
 
-def test_command_refuses_port_in_use():
+def test_command_rejects_port_in_use():
     from click.testing import CliRunner
 
     from orchestration.cli import main
