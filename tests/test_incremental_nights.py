@@ -14,7 +14,10 @@ incremental model must get right:
 - an anonymous-only visitor identified as a known user, so the visitor's earlier
   events get a customer;
 - a CRM contact whose new email belongs to another customer, so records move
-  between customers;
+  between customers, and a contact exported again with a new phone and name;
+- a helpdesk ticket exported again with a new status, and a new ticket whose
+  requester has the email of one customer and the phone of another, so the two
+  customers merge;
 - night 1's small extracts delivered again under the same names, without one web
   event, one order and one e-mail activity.
 
@@ -303,8 +306,13 @@ def night_2_email_activities(landing: Path) -> dict:
     }
 
 
-def night_2_crm_contacts(landing: Path) -> None:
-    """A contact takes the email of another contact, joining that customer."""
+def night_2_crm_contacts(landing: Path) -> dict:
+    """Write night 2's CRM extract; return the contact ids the assertions look at.
+
+    One contact takes the email of another contact, whose first name differs, so
+    the identity step does not link the two on it. Another contact comes again
+    with a new phone number and first name.
+    """
     folder = landing / "crm_contacts"
     header, contacts = read_csv(folder / f"crm_contacts_{NIGHT_1}.csv")
     with_email = [c for c in contacts if c["Email"]]
@@ -313,7 +321,86 @@ def night_2_crm_contacts(landing: Path) -> None:
         "Email": with_email[1]["Email"],
         "Last Modified Date": "2026-11-30 23:00:00",
     }
-    write_csv(folder / f"crm_contacts_{NIGHT_2}.csv", header, [moved])
+    renamed = {
+        **with_email[2],
+        "First Name": "  zoe-night  ",
+        "Phone Number": "+49 30 99887766",
+        "Last Modified Date": "2026-11-30 23:00:00",
+    }
+    write_csv(folder / f"crm_contacts_{NIGHT_2}.csv", header, [moved, renamed])
+    return {
+        "moved_contact": moved["Record ID"],
+        "email_owner_contact": with_email[1]["Record ID"],
+        "renamed_contact": renamed["Record ID"],
+    }
+
+
+def night_2_helpdesk_tickets(
+    landing: Path, con: duckdb.DuckDBPyConnection, changed_contacts: list[str]
+) -> dict:
+    """Write night 2's helpdesk extract; return the ids the assertions look at.
+
+    The first ticket comes again, solved. Two CRM contacts not among
+    ``changed_contacts``, each its customer's only record on night 1, merge. The
+    second contact comes again with the first contact's first name. A new
+    ticket's requester has that name, the first contact's email and the second
+    contact's phone. The identity step links records through a shared email or
+    phone only when their first names are compatible.
+    """
+    folder = landing / "helpdesk_tickets"
+    tickets = json.loads(
+        (folder / f"helpdesk_tickets_{NIGHT_1}.json").read_text(encoding="utf-8")
+    )["tickets"]
+    solved = {**tickets[0], "status": "solved", "updated_at": "2026-11-30T22:00:00Z"}
+
+    single_record_contacts = con.execute(
+        "select source_record_id, first_name, email, phone, customer_id "
+        "from marts.customer_source_records "
+        "where source = 'crm_contacts' and email is not null and phone is not null "
+        "and first_name is not null and source_record_id not in ? "
+        "and customer_id in (select customer_id from marts.customer_source_records "
+        "group by customer_id having count(*) = 1) "
+        "order by source_record_id desc limit 2",
+        [changed_contacts],
+    ).fetchall()
+    email_contact, phone_contact = single_record_contacts
+    first_name = email_contact[1]
+
+    crm_folder = landing / "crm_contacts"
+    _, night_1_contacts = read_csv(crm_folder / f"crm_contacts_{NIGHT_1}.csv")
+    header, night_2_contacts = read_csv(crm_folder / f"crm_contacts_{NIGHT_2}.csv")
+    renamed = next(c for c in night_1_contacts if c["Record ID"] == phone_contact[0])
+    renamed = {
+        **renamed,
+        "First Name": first_name,
+        "Last Modified Date": "2026-11-30 23:00:00",
+    }
+    write_csv(
+        crm_folder / f"crm_contacts_{NIGHT_2}.csv",
+        header,
+        [*night_2_contacts, renamed],
+    )
+
+    bridging = {
+        **tickets[-1],
+        "id": 99000001,
+        "url": "https://helpdesk.example/api/v2/tickets/99000001.json",
+        "created_at": "2026-11-30T21:00:00Z",
+        "updated_at": "2026-11-30T21:30:00Z",
+        "requester": {
+            "name": first_name,
+            "email": email_contact[2],
+            "phone": phone_contact[3],
+        },
+    }
+    path = folder / f"helpdesk_tickets_{NIGHT_2}.json"
+    path.write_text(json.dumps({"tickets": [solved, bridging]}), encoding="utf-8")
+    return {
+        "solved_ticket": str(solved["id"]),
+        "new_ticket": str(bridging["id"]),
+        "merged_contacts": [email_contact[0], phone_contact[0]],
+        "night_1_merged_customers": len({email_contact[4], phone_contact[4]}),
+    }
 
 
 # Comparison --------------------------------------------------------------------
@@ -353,10 +440,13 @@ INCREMENTAL_MODELS = (
     "staging.stg_shop__orders",
     "staging.stg_shop__order_lines",
     "staging.stg_email__activities",
+    "staging.stg_crm__contacts",
+    "staging.stg_helpdesk__tickets",
     "intermediate.int_web_profiles",
     "marts.fct_events",
     "marts.fct_orders",
     "marts.fct_session_events",
+    "marts.fct_sessions",
 )
 
 
@@ -404,6 +494,26 @@ def scenario_results(con: duckdb.DuckDBPyConnection, scenario: dict) -> dict:
             "dropped_activity",
         )[0],
         "activities_left_in_raw": scenario["activities_left"],
+        "night_1_merged_customers": scenario["night_1_merged_customers"],
+        "merged_contacts_customers": value(
+            "select count(distinct customer_id) from marts.customer_source_records "
+            "where source = 'crm_contacts' and source_record_id in ?",
+            "merged_contacts",
+        )[0],
+        "renamed_contact": value(
+            "select first_name, phone from staging.stg_crm__contacts "
+            "where contact_id = ?",
+            "renamed_contact",
+        ),
+        "solved_ticket_status": value(
+            "select status from marts.fct_support_tickets where ticket_id = ?",
+            "solved_ticket",
+        )[0],
+        "new_ticket_customer": value(
+            "select count(customer_id) from marts.fct_support_tickets "
+            "where ticket_id = ?",
+            "new_ticket",
+        )[0],
         "night_2_id_changes": con.execute(
             "select count(*) from identity.customer_id_history where run_id = 'night-2'"
         ).fetchone()[0],
@@ -426,7 +536,11 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict:
         scenario = night_2_web_events(landing, con)
     scenario |= night_2_shop_orders(landing)
     scenario |= night_2_email_activities(landing)
-    night_2_crm_contacts(landing)
+    scenario |= night_2_crm_contacts(landing)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        changed_contacts = [scenario["moved_contact"], scenario["email_owner_contact"]]
+        changed_contacts.append(scenario["renamed_contact"])
+        scenario |= night_2_helpdesk_tickets(landing, con, changed_contacts)
 
     run_night(warehouse, landing, root, run_id="night-2")
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -488,3 +602,16 @@ def test_removed_and_changed_rows_follow_raw(nights):
     assert results["dropped_order_rows"] == 0
     assert results["refunded_order"] is True
     assert results["activities_like_dropped"] == results["activities_left_in_raw"]
+
+
+def test_changed_contacts_and_tickets_follow_raw(nights):
+    results = nights["results"]
+    assert results["renamed_contact"] == ("Zoe-Night", "+493099887766")
+    assert results["solved_ticket_status"] == "solved"
+    assert results["new_ticket_customer"] == 1
+
+
+def test_clusters_merge_on_night_2(nights):
+    results = nights["results"]
+    assert results["night_1_merged_customers"] == 2
+    assert results["merged_contacts_customers"] == 1

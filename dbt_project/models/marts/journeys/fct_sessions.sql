@@ -1,10 +1,35 @@
 -- One row per visitor session: its times, counts, landing page and the channel
 -- and campaign of its first event.
+-- Incremental: a visitor's sessions are recomputed when fct_session_events wrote
+-- the visitor again. It does so for every visitor with a changed event or
+-- customer_id. The post-hook deletes sessions left without events.
+{#- dbt-spark has no delete+insert strategy: the Spark target rebuilds the table. -#}
+{{ config(
+    materialized='table' if target.type == 'spark' else 'incremental',
+    unique_key='visitor_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    post_hook=[] if target.type == 'spark' else "{{ cdp.delete_rows_missing_from(ref('fct_session_events'), 'session_id') }}",
+) }}
+
 with
 
+{% if is_incremental() %}
+changed_visitors as (
+
+    select distinct visitor_id
+    from {{ ref('fct_session_events') }}
+    where _processed_at > {{ cdp.incremental_watermark() }}
+
+),
+
+{% endif %}
 session_events as (
 
     select * from {{ ref('fct_session_events') }}
+    {% if is_incremental() %}
+    where visitor_id in (select visitor_id from changed_visitors)
+    {% endif %}
 
 ),
 
@@ -70,7 +95,8 @@ final as (
             'first_events.utm_medium',
             'first_events.referrer_host',
             'first_events.page_host'
-        ) }} as channel
+        ) }} as channel,
+        {{ cdp.processed_at() }} as _processed_at
     from sessions
     inner join first_events
         on sessions.session_id = first_events.session_id

@@ -1,8 +1,37 @@
+-- Incremental: a ticket is recomputed from all its raw rows when a later extract
+-- exports it, or when one of its raw rows is gone (an erased person, a replaced
+-- extract).
+{#- dbt-spark has no delete+insert strategy: the Spark target rebuilds the table. -#}
+{{ config(
+    materialized='table' if target.type == 'spark' else 'incremental',
+    unique_key='ticket_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    post_hook=[] if target.type == 'spark' else "{{ cdp.delete_rows_gone_from_raw(source('raw', 'helpdesk_tickets')) }}",
+) }}
+
 with
 
+{% if is_incremental() %}
+changed_tickets as (
+
+    select {{ cdp.clean_text('ticket_id') }} as ticket_id
+    from {{ source('raw', 'helpdesk_tickets') }}
+    where _loaded_at > {{ cdp.incremental_watermark() }}
+    union
+    select ticket_id
+    from {{ this }} as previous
+    where {{ cdp.raw_row_is_gone(source('raw', 'helpdesk_tickets'), 'previous') }}
+
+),
+
+{% endif %}
 source as (
 
     select * from {{ source('raw', 'helpdesk_tickets') }}
+    {% if is_incremental() %}
+    where {{ cdp.clean_text('ticket_id') }} in (select ticket_id from changed_tickets)
+    {% endif %}
 
 ),
 
@@ -64,7 +93,8 @@ final as (
         updated_at,
         satisfaction_rating,
         _file,
-        _row_number
+        _row_number,
+        {{ cdp.processed_at() }} as _processed_at
     from latest
 
 )
