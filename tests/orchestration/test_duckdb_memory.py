@@ -26,15 +26,15 @@ def current_settings(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
     ).fetchall()[0]
 
 
-def test_default_limit_is_half_of_memory(warehouse: Path):
+def test_default_limit_is_35_percent(warehouse: Path):
     with duckdb.connect() as reference:
-        reference.execute("set memory_limit = '50%'")
-        half, _ = current_settings(reference)
+        reference.execute("set memory_limit = '35%'")
+        expected, _ = current_settings(reference)
 
     with DuckDBWarehouse(path=str(warehouse)).connect() as con:
         limit, temp_directory = current_settings(con)
 
-    assert limit == half
+    assert limit == expected
     assert temp_directory == f"{warehouse}.tmp"
 
 
