@@ -11,7 +11,9 @@ retention step (``orchestration/privacy/retention.py``) deletes for their age mo
 from ``rows_loaded`` to ``rows_purged``. A file whose content hash is already in
 the load log is skipped, so loading the same night twice adds nothing.
 ``reset_raw`` drops all of it, so the next load rebuilds ``raw`` from every
-landing file.
+landing file. Whatever removes raw rows (a replaced file, erasure, retention) sets
+the file's ``rows_removed_at``, which tells the incremental staging models which
+files to look at for rows that are gone.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ create table if not exists raw._load_log (
     message varchar,
     loaded_at timestamp not null,
     rows_erased bigint default 0,
-    rows_purged bigint default 0
+    rows_purged bigint default 0,
+    rows_removed_at timestamp
 )
 """
 
@@ -122,6 +125,9 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, source: Source) -> None:
             f"alter table raw._load_log add column if not exists {column} bigint "
             "default 0"
         )
+    con.execute(
+        "alter table raw._load_log add column if not exists rows_removed_at timestamp"
+    )
     columns = ", ".join(f'"{c}" {sql_type(source, c)}' for c in source.raw_columns)
     con.execute(
         f"create table if not exists raw.{source.table} ({columns}, "
@@ -372,9 +378,9 @@ def _remove_previous_version(
     con.execute(f"delete from raw.{source.table} where _file = ?", [file_name])
     con.execute(f"delete from raw.{source.table}__rejects where _file = ?", [file_name])
     con.execute(
-        "update raw._load_log set status = 'superseded' "
+        "update raw._load_log set status = 'superseded', rows_removed_at = ? "
         "where source = ? and file = ? and status = 'loaded'",
-        [source.name, file_name],
+        [datetime.now(UTC).replace(tzinfo=None), source.name, file_name],
     )
 
 

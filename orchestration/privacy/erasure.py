@@ -34,6 +34,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -46,7 +47,7 @@ from activation.vendors import (
     meta_phone,
     sha256_hex,
 )
-from ingestion.loader import file_sha256
+from ingestion.loader import ensure_tables, file_sha256
 from ingestion.sources import SOURCES, Source
 from orchestration import settings
 from orchestration.privacy import landing, outbox, store
@@ -462,6 +463,8 @@ def _delete_raw_rows(
         "count(*) filter (where kind = 'reject') from _erasure_rows group by all"
     ).fetchall()
     for source in _raw_sources(con):
+        # Brings a load log made by an earlier version up to date.
+        ensure_tables(con, source)
         table = f"raw.{source.table}"
         selected = (
             "(select file, row_number from _erasure_rows "
@@ -478,13 +481,14 @@ def _delete_raw_rows(
                 ["reject"],
             ).fetchone()[0]
             result.add(f"{table}__rejects", deleted)
+    removed_at = datetime.now(UTC).replace(tzinfo=None)
     for source_name, file, rows, rejects in counts:
         con.execute(
             "update raw._load_log set rows_loaded = rows_loaded - ?, "
             "rows_rejected = rows_rejected - ?, "
-            "rows_erased = coalesce(rows_erased, 0) + ? "
+            "rows_erased = coalesce(rows_erased, 0) + ?, rows_removed_at = ? "
             "where source = ? and file = ? and status = 'loaded'",
-            [rows, rejects, rows + rejects, source_name, file],
+            [rows, rejects, rows + rejects, removed_at, source_name, file],
         )
     _record_new_file_hashes(con, rewritten)
 

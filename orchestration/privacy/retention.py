@@ -225,16 +225,18 @@ def _delete_rows(
     purged = con.execute(
         "select file, count(*) from _purged_rows group by file"
     ).fetchall()
+    removed_at = datetime.now(UTC).replace(tzinfo=None)
     for file, rows in purged:
         con.execute(
             "update raw._load_log set rows_loaded = rows_loaded - ?, "
             "rows_rejected = rows_rejected - ?, "
-            "rows_purged = coalesce(rows_purged, 0) + ? "
+            "rows_purged = coalesce(rows_purged, 0) + ?, rows_removed_at = ? "
             "where source = ? and file = ? and status = 'loaded'",
             [
                 rows,
                 rejects.get(file, 0),
                 rows + rejects.get(file, 0),
+                removed_at,
                 source.name,
                 file,
             ],
