@@ -354,6 +354,7 @@ INCREMENTAL_MODELS = (
     "staging.stg_shop__order_lines",
     "staging.stg_email__activities",
     "intermediate.int_web_profiles",
+    "marts.event_pseudonyms",
     "marts.fct_events",
     "marts.fct_orders",
     "marts.fct_session_events",

@@ -6,7 +6,7 @@
     The extracts are loaded and the identity step runs before the dbt run that reads
     them starts, so nothing new can carry an earlier time. A model without new
     rows keeps an older watermark, which only makes its next run read more.
-    TODO: the eight incremental models repeat the same config block (incremental on
+    TODO: the nine incremental models repeat the same config block (incremental on
     DuckDB, table on Spark, delete+insert, a post-hook); one macro could set it.
 #}
 
