@@ -61,6 +61,7 @@ ASSETS = [
     "marts/customer_timeline",
     "marts/customer_traits",
     "marts/dim_customers",
+    "marts/event_pseudonyms",
     "marts/fct_email_activities",
     "marts/fct_events",
     "marts/fct_orders",

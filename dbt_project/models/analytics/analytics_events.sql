@@ -1,6 +1,8 @@
 -- One row per web or app event, as marts.fct_events, with pseudonyms in place of
 -- the event, visitor, session and customer ids, and the page as host and path:
--- query strings and the referrer's path can carry personal data.
+-- query strings and the referrer's path can carry personal data. The pseudonyms
+-- come from event_pseudonyms where its ids and key still match, and are
+-- computed here otherwise, so the view is right even when that table is behind.
 with
 
 events as (
@@ -15,21 +17,35 @@ session_events as (
 
 ),
 
+stored_pseudonyms as (
+
+    select * from {{ ref('event_pseudonyms') }}
+
+),
+
 pseudonym_keys as (
 
-    select * from {{ ref('stg_privacy__pseudonym_keys') }}
+    select
+        padded_keys.*,
+        {{ cdp.pseudonym_key_fingerprint('padded_keys') }} as key_fingerprint
+    from {{ ref('stg_privacy__pseudonym_keys') }} as padded_keys
 
 ),
 
 final as (
 
     select
-        {{ cdp.pseudonymize('events.event_id') }} as event_pseudonym,
-        {{ cdp.pseudonymize('events.customer_id') }} as customer_pseudonym,
-        {{ cdp.pseudonymize(
-            "coalesce(events.anonymous_id, " ~ dbt.concat(["'user:'", 'events.user_id']) ~ ")"
+        {{ cdp.stored_pseudonym('stored_pseudonyms.event_id', 'stored_pseudonyms.event_pseudonym', 'events.event_id') }}
+            as event_pseudonym,
+        {{ cdp.stored_pseudonym('stored_pseudonyms.customer_id', 'stored_pseudonyms.customer_pseudonym', 'events.customer_id') }}
+            as customer_pseudonym,
+        {{ cdp.stored_pseudonym(
+            'stored_pseudonyms.visitor_id',
+            'stored_pseudonyms.visitor_pseudonym',
+            "coalesce(events.anonymous_id, " ~ dbt.concat(["'user:'", 'events.user_id']) ~ ")",
         ) }} as visitor_pseudonym,
-        {{ cdp.pseudonymize('session_events.session_id') }} as session_pseudonym,
+        {{ cdp.stored_pseudonym('stored_pseudonyms.session_id', 'stored_pseudonyms.session_pseudonym', 'session_events.session_id') }}
+            as session_pseudonym,
         events.event_type,
         events.event_name,
         events.occurred_at,
@@ -48,6 +64,9 @@ final as (
     left join session_events
         on events.event_id = session_events.event_id
     cross join pseudonym_keys
+    left join stored_pseudonyms
+        on events.event_id = stored_pseudonyms.event_id
+            and stored_pseudonyms.key_fingerprint = pseudonym_keys.key_fingerprint
 
 )
 
