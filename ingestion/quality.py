@@ -309,12 +309,18 @@ def validate_frame(frame: pd.DataFrame, suite_name: str) -> list[ExpectationOutc
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     suite = _build_suite(suite_name)
     source = context.data_sources.add_pandas(name="warehouse")
-    asset = source.add_dataframe_asset(name=suite.name)
-    batch = asset.add_batch_definition_whole_dataframe("all").get_batch(
-        batch_parameters={"dataframe": frame}
-    )
-    suite = context.suites.add(suite)
-    result = batch.validate(suite)
+    try:
+        asset = source.add_dataframe_asset(name=suite.name)
+        batch = asset.add_batch_definition_whole_dataframe("all").get_batch(
+            batch_parameters={"dataframe": frame}
+        )
+        suite = context.suites.add(suite)
+        result = batch.validate(suite)
+    finally:
+        # Great Expectations keeps the batch, and so the frame, reachable from its
+        # project context until the data source goes, so the last frame validated
+        # stayed in the run's memory beside the next steps.
+        context.data_sources.delete(source.name)
     return [_outcome(r) for r in result.results]
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import pandas as pd
@@ -114,6 +116,17 @@ def orders_frame(**columns) -> pd.DataFrame:
     return pd.DataFrame(
         {"order_id": ["#1001", "#1002", "#1003"], "total": [10.0, 0.0, 99.5]} | columns
     )
+
+
+def test_validated_frame_is_released():
+    frame = pd.DataFrame({"order_id": ["o1", "o2"], "total": [1.0, 2.0]})
+    released = weakref.ref(frame)
+
+    validate_frame(frame, "stg_shop__orders")
+    del frame
+    gc.collect()
+
+    assert released() is None
 
 
 def test_clean_staging_orders_pass():
