@@ -12,8 +12,8 @@ from ``rows_loaded`` to ``rows_purged``. A file whose content hash is already in
 the load log is skipped, so loading the same night twice adds nothing.
 ``reset_raw`` drops all of it, so the next load rebuilds ``raw`` from every
 landing file. Whatever removes raw rows (a replaced file, erasure, retention) sets
-the file's ``rows_removed_at``, which tells the incremental staging models which
-files to look at for rows that are gone.
+the file's ``rows_removed_at``. The incremental staging models look for gone rows
+only in files stamped after they last wrote them.
 """
 
 from __future__ import annotations
