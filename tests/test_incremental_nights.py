@@ -443,7 +443,7 @@ INCREMENTAL_MODELS = (
     "staging.stg_crm__contacts",
     "staging.stg_helpdesk__tickets",
     "intermediate.int_web_profiles",
-    "marts.event_pseudonyms",
+    "marts.pseudonymized_events",
     "marts.fct_events",
     "marts.fct_orders",
     "marts.fct_session_events",

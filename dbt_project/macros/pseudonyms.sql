@@ -78,26 +78,11 @@
 
 {#
     The pseudonym of a fixed text, which identifies the key without revealing it.
-    Stored pseudonyms (event_pseudonyms) keep it beside them, so after a key
+    Stored pseudonyms (pseudonymized_events) keep it beside them, so after a key
     change they no longer match and are computed again. keys as in pseudonymize.
 #}
 {% macro pseudonym_key_fingerprint(keys='pseudonym_keys') -%}
     {{ cdp.pseudonymize("'pseudonym key fingerprint'", keys) }}
-{%- endmacro %}
-
-
-{#
-    The stored pseudonym where the id stored beside it equals value, else the
-    pseudonym of value computed now. The caller joins the stored row only under
-    the current key (see pseudonym_key_fingerprint), so a missing row, a changed
-    id or a changed key all fall back to pseudonymize.
-#}
-{% macro stored_pseudonym(stored_value, stored_pseudonym, value, keys='pseudonym_keys') -%}
-    case
-        when {{ stored_value }} is not distinct from {{ value }}
-            then {{ stored_pseudonym }}
-        else {{ cdp.pseudonymize(value, keys) }}
-    end
 {%- endmacro %}
 
 

@@ -34,8 +34,8 @@ WITHOUT_COUNTERPART = {
     "customer_consent": "consent per channel is in analytics.customers, its "
     "history in analytics.consent_ledger",
     "customer_clv": "a Python asset's table; analytics.customers has its columns",
-    "event_pseudonyms": "the stored pseudonyms of analytics.events beside the "
-    "raw ids they replace",
+    "pseudonymized_events": "the rows of analytics.events, stored beside the raw "
+    "event and customer ids",
     "fct_session_events": "its session, page, referrer host, UTM parameters and "
     "product are in analytics.events",
     **{

@@ -307,9 +307,9 @@ def files_naming_person(root: Path, skip: set[Path]) -> dict[str, list[str]]:
 
 
 def stored_pseudonym_rows(con: duckdb.DuckDBPyConnection, customer_id) -> int:
-    """Return how many rows of marts.event_pseudonyms belong to the customer."""
+    """Return how many rows of marts.pseudonymized_events belong to the customer."""
     return con.execute(
-        "select count(*) from marts.event_pseudonyms where customer_id = ?",
+        "select count(*) from marts.pseudonymized_events where customer_id = ?",
         [customer_id[0] if customer_id else None],
     ).fetchone()[0]
 
@@ -351,7 +351,7 @@ def nights(tmp_path_factory):
             "select value from privacy.settings where name = ?",
             [store.PSEUDONYM_KEY_SETTING],
         ).fetchone()[0]
-        stored_event_pseudonyms = stored_pseudonym_rows(con, customer_id)
+        stored_event_rows = stored_pseudonym_rows(con, customer_id)
     pseudonym = store.pseudonym(key, customer_id[0]) if customer_id else ""
     copy_rows, copy_customers = analyst_copy_pseudonyms(analyst_copy, pseudonym)
     before = {
@@ -362,7 +362,7 @@ def nights(tmp_path_factory):
         "pseudonym": pseudonym,
         "analyst_copy_rows": copy_rows,
         "analyst_copy_customers": copy_customers,
-        "stored_event_pseudonyms": stored_event_pseudonyms,
+        "stored_event_rows": stored_event_rows,
     }
 
     forget = run_cdp(env, "forget", "--email", SHOP_EMAIL.upper())
@@ -517,15 +517,15 @@ def test_analyst_copy_rewritten_without_person(nights, con):
     assert len(customers) == nights["before"]["customers"] - 1
 
 
-def test_stored_event_pseudonyms_erased(nights, con):
+def test_stored_event_rows_erased(nights, con):
     before = nights["before"]
     left = stored_pseudonym_rows(con, (before["customer_id"],))
     by_pseudonym = con.execute(
-        "select count(*) from marts.event_pseudonyms where customer_pseudonym = ?",
+        "select count(*) from marts.pseudonymized_events where customer_pseudonym = ?",
         [before["pseudonym"]],
     ).fetchone()[0]
 
-    assert before["stored_event_pseudonyms"] >= 1
+    assert before["stored_event_rows"] >= 1
     assert left == 0
     assert by_pseudonym == 0
 
