@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.encoder
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 
 from activation.destinations import Destination, DestinationConfigError
 from activation.vendors import (
@@ -22,6 +26,7 @@ from activation.vendors import (
     InvalidValue,
     truncate_utf8,
 )
+from identity.sql import fetch_value
 
 CUSTOMERS = "marts.dim_customers"
 SUPPRESSIONS = "intermediate.int_email_suppressions"
@@ -35,39 +40,62 @@ CONSENT_FILTERS = {
 
 
 @dataclass(frozen=True)
-class AudienceRow:
-    """One person as the destination receives them: values in ``fields`` order."""
-
-    customer_id: str
-    key: str
-    values: tuple[str | None, ...]
-    record_hash: str
-
-    @property
-    def payload(self) -> str:
-        return json.dumps(list(self.values), ensure_ascii=False)
-
-
-@dataclass(frozen=True)
 class InvalidRow:
     customer_id: str
     reason: str
 
 
+@dataclass
+class Audience:
+    """The consented members of one segment as the destination receives them,
+    ordered by customer id.
+
+    ``rows`` has one row per valid member with ``customer_id``, ``match_key``,
+    ``record_hash`` and ``payload`` (the values as a JSON array), as in
+    ``activation.audience_snapshots``, and the row's ``position``. ``values`` contains
+    the same members' values in ``fields`` order, by position, for writing files
+    without parsing JSON.
+    """
+
+    rows: pa.Table
+    values: list[tuple[str | None, ...]]
+    invalid: list[InvalidRow]
+
+    def __len__(self) -> int:
+        return self.rows.num_rows
+
+
+# Quotes one string exactly as json.dumps(..., ensure_ascii=False) does.
+_json_string = json.encoder.encode_basestring
+
+
+def _json_items(values: tuple[str | None, ...]) -> list[str]:
+    """Return each value as JSON. Joined with ", " or "," inside brackets, the
+    items are what json.dumps writes for a list of strings and None.
+
+    json.dumps builds an encoder on every call, which made the hash and the
+    payload more than four times slower (100,000 rows of four strings, Python 3.11).
+    """
+    return [_json_string(v) if v is not None else "null" for v in values]
+
+
 def record_hash(values: tuple[str | None, ...]) -> str:
-    text = json.dumps(list(values), ensure_ascii=False, separators=(",", ":"))
+    """SHA-256 hex of the values as compact JSON: json.dumps with
+    ``separators=(",", ":")`` and ``ensure_ascii=False``."""
+    text = "[" + ",".join(_json_items(values)) + "]"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
     schema, table = qualified.split(".")
     return (
-        con.execute(
+        fetch_value(
+            con,
             "select count(*) from information_schema.tables "
             "where table_schema = ? and table_name = ? "
             "and table_catalog = current_database()",
             [schema, table],
-        ).fetchone()[0]
+        )
         > 0
     )
 
@@ -116,48 +144,115 @@ def audience_query(destination: Destination, segment: str) -> str:
     )
 
 
-def prepare_row(
-    destination: Destination, customer_id: str, raw: tuple, region: str | None
-) -> AudienceRow:
-    """Normalize one row's values for the destination type; raise InvalidValue."""
-    vendor_fields = VENDOR_FIELDS.get(destination.type, {})
-    limits = DEFAULT_MAX_BYTES.get(destination.type, {}) | destination.max_bytes
-    values = []
-    for target, value in zip(destination.fields, raw, strict=True):
-        rule = vendor_fields.get(target)
-        if rule is not None:
-            try:
-                args = (region,) if rule.needs_region else ()
-                value = rule.normalize(value, *args)
-            except InvalidValue as error:
-                raise InvalidValue(f"{target}: {error}") from error
-        if target in limits:
-            value = truncate_utf8(value, limits[target])
-        values.append(value)
+@dataclass(frozen=True)
+class _FieldRule:
+    """The vendor normalizer and the byte limit of one output field, each None
+    when the field has none."""
 
-    fields = dict(zip(destination.fields, values, strict=True))
-    identifying = IDENTIFYING_FIELDS.get(destination.type, (destination.match_key,))
-    if not any(fields.get(f) for f in identifying):
-        raise InvalidValue(f"no value for any of {list(identifying)}")
-    key = fields.get(destination.match_key)
-    if not key:
-        raise InvalidValue(f"no value for the key field {destination.match_key}")
-    return AudienceRow(customer_id, key, tuple(values), record_hash(tuple(values)))
+    target: str
+    normalize: Callable[..., str | None] | None
+    needs_region: bool
+    max_bytes: int | None
+
+
+class RowPreparer:
+    """Normalize rows for one destination, with the rules looked up once."""
+
+    def __init__(self, destination: Destination):
+        vendor_fields = VENDOR_FIELDS.get(destination.type, {})
+        limits = DEFAULT_MAX_BYTES.get(destination.type, {}) | destination.max_bytes
+        self.rules = []
+        for target in destination.fields:
+            rule = vendor_fields.get(target)
+            self.rules.append(
+                _FieldRule(
+                    target,
+                    rule.normalize if rule else None,
+                    bool(rule and rule.needs_region),
+                    limits.get(target),
+                )
+            )
+        # Rows of a type without normalizers and byte limits are sent as read.
+        self.passes_through = all(
+            r.normalize is None and r.max_bytes is None for r in self.rules
+        )
+        targets = list(destination.fields)
+        self.identifying = IDENTIFYING_FIELDS.get(
+            destination.type, (destination.match_key,)
+        )
+        self.identifying_positions = [
+            targets.index(f) for f in self.identifying if f in destination.fields
+        ]
+        self.match_key = destination.match_key
+        self.key_position = (
+            targets.index(self.match_key) if self.match_key in targets else None
+        )
+
+    def prepare(self, raw: tuple, region: str | None) -> tuple[str, tuple]:
+        """Return the key and the values in ``fields`` order, or raise InvalidValue."""
+        values = raw if self.passes_through else self._normalize(raw, region)
+        for position in self.identifying_positions:
+            if values[position]:
+                break
+        else:
+            raise InvalidValue(f"no value for any of {list(self.identifying)}")
+        key = values[self.key_position] if self.key_position is not None else None
+        if not key:
+            raise InvalidValue(f"no value for the key field {self.match_key}")
+        return key, values
+
+    def _normalize(self, raw: tuple, region: str | None) -> tuple:
+        values = []
+        for rule, value in zip(self.rules, raw, strict=True):
+            if rule.normalize is not None:
+                try:
+                    if rule.needs_region:
+                        value = rule.normalize(value, region)
+                    else:
+                        value = rule.normalize(value)
+                except InvalidValue as error:
+                    raise InvalidValue(f"{rule.target}: {error}") from error
+            if rule.max_bytes is not None:
+                value = truncate_utf8(value, rule.max_bytes)
+            values.append(value)
+        return tuple(values)
 
 
 def read_audience(
     con: duckdb.DuckDBPyConnection, destination: Destination, segment: str
-) -> tuple[list[AudienceRow], list[InvalidRow]]:
+) -> Audience:
     """Return the consented members of a segment, ordered by customer id, and the
     members whose values the destination would reject."""
     check_warehouse(con, destination, segment)
-    rows: list[AudienceRow] = []
+    prepare = RowPreparer(destination).prepare
+    customer_ids: list[str] = []
+    keys: list[str] = []
+    hashes: list[str] = []
+    payloads: list[str] = []
+    values_by_row: list[tuple[str | None, ...]] = []
     invalid: list[InvalidRow] = []
-    for customer_id, *raw, region in con.execute(
-        audience_query(destination, segment)
-    ).fetchall():
+    for row in con.execute(audience_query(destination, segment)).fetchall():
         try:
-            rows.append(prepare_row(destination, customer_id, tuple(raw), region))
+            key, values = prepare(row[1:-1], row[-1])
         except InvalidValue as error:
-            invalid.append(InvalidRow(customer_id, str(error)))
-    return rows, invalid
+            invalid.append(InvalidRow(row[0], str(error)))
+            continue
+        # The JSON of record_hash(), and the payload as json.dumps(values,
+        # ensure_ascii=False) writes it, from the same items.
+        items = _json_items(values)
+        hashed = "[" + ",".join(items) + "]"
+        customer_ids.append(row[0])
+        keys.append(key)
+        hashes.append(hashlib.sha256(hashed.encode("utf-8")).hexdigest())
+        payloads.append("[" + ", ".join(items) + "]")
+        values_by_row.append(values)
+    table = pa.table(
+        {
+            "customer_id": pa.array(customer_ids, pa.string()),
+            "match_key": pa.array(keys, pa.string()),
+            "record_hash": pa.array(hashes, pa.string()),
+            "payload": pa.array(payloads, pa.string()),
+            "position": pa.array(np.arange(len(values_by_row))),
+        }
+    )
+    return Audience(table, values_by_row, invalid)

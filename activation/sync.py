@@ -16,7 +16,6 @@ reason. A failed row stays out of the snapshot, so the next sync sends it again.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -24,6 +23,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from activation import sync_log
 from activation.destinations import Destination
@@ -35,24 +36,65 @@ from activation.export import (
     write_segment_file,
 )
 from activation.plan import Change, SyncPlan, build_plan, describe_base
+from activation.sync_log import OUTCOME_SCHEMA
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    customer_id: str
-    action: str
-    record_hash: str
-    status: str
-    reason: str | None = None
+# Outcomes that follow from the plan alone, in the order they are logged: rows
+# written to files (when $writes_files), removals settled without sending, and
+# members the destination would reject.
+PLANNED_OUTCOMES_QUERY = """
+select customer_id, action, record_hash, status, reason
+from (
+    select
+        customer_id,
+        action,
+        record_hash,
+        'written' as status,
+        reason,
+        case when action = 'remove' then 1 else 0 end as part,
+        position
+    from activation_changes
+    where $writes_files and (
+        list_contains($upsert_actions, action)
+        or (action = 'remove' and not $full_mode and not is_removal_skipped)
+    )
+
+    union all
+
+    select
+        customer_id,
+        action,
+        record_hash,
+        case when $full_mode then 'omitted' else 'skipped' end as status,
+        case
+            when $full_mode then 'full mode sends the whole audience instead'
+            else 'key still in the audience (' || coalesce(reason, 'kept') || ')'
+        end as reason,
+        2 as part,
+        position
+    from activation_changes
+    where action = 'remove' and ($full_mode or is_removal_skipped)
+
+    union all
+
+    select customer_id, action, '' as record_hash, 'failed' as status, reason,
+        3 as part, position
+    from activation_invalid
+)
+order by part, customer_id, position
+"""
+
+SNAPSHOT_COLUMNS = ["customer_id", "match_key", "record_hash", "payload"]
 
 
 @dataclass
 class SegmentResult:
     segment: str
     plan: SyncPlan
-    outcomes: list[Outcome] = field(default_factory=list)
+    # One row per person settled by this attempt, in OUTCOME_SCHEMA.
+    outcomes: pa.Table = field(default_factory=OUTCOME_SCHEMA.empty_table)
     files: list[ExportedFile] = field(default_factory=list)
     # Rows delivered by this attempt: written to a file or accepted over HTTP,
     # leaving out what an earlier attempt of the run date settled.
@@ -62,8 +104,8 @@ class SegmentResult:
     files_unchanged: bool | None = None
 
     @property
-    def failures(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.status == "failed"]
+    def failures(self) -> pa.Table:
+        return self.outcomes.filter(pc.equal(self.outcomes["status"], "failed"))
 
     def describe(self) -> str:
         """Return the log line of this segment's sync, with counts.
@@ -115,7 +157,7 @@ class SegmentResult:
             "base_run_date": plan.base_run_date.isoformat()
             if plan.base_run_date
             else None,
-            "rows_total": len(plan.rows),
+            "rows_total": len(plan.audience),
             "rows_added": plan.count("add"),
             "rows_changed": plan.count("change"),
             "rows_removed": plan.count("remove"),
@@ -135,50 +177,39 @@ class SyncResult:
         return [f for s in self.segments for f in s.files]
 
 
-def _unsent_outcomes(plan: SyncPlan) -> list[Outcome]:
-    """Outcomes of rows that are settled without sending anything."""
-    outcomes = []
-    for change in plan.changes:
-        if change.action != "remove":
-            continue
-        if plan.destination.mode == "full":
-            status, reason = "omitted", "full mode sends the whole audience instead"
-        elif plan.skips(change):
-            status = "skipped"
-            reason = f"key still in the audience ({change.reason or 'kept'})"
-        else:
-            continue
-        outcomes.append(
-            Outcome(change.customer_id, "remove", change.record_hash, status, reason)
-        )
-    for row in plan.invalid:
-        action = "change" if row.customer_id in plan.base else "add"
-        outcomes.append(Outcome(row.customer_id, action, "", "failed", row.reason))
-    return outcomes
+def _planned_outcomes(con, plan: SyncPlan, writes_files: bool) -> pa.Table:
+    """Run PLANNED_OUTCOMES_QUERY on the plan's changes and invalid members."""
+    mode = plan.destination.mode
+    with sync_log.registered(
+        con, activation_changes=plan.changes, activation_invalid=plan.invalid
+    ):
+        table = con.sql(
+            PLANNED_OUTCOMES_QUERY,
+            params={
+                "writes_files": writes_files,
+                "upsert_actions": plan.upsert_actions,
+                "full_mode": mode == "full",
+            },
+        ).to_arrow_table()
+    return table.cast(OUTCOME_SCHEMA)
 
 
-def _write_files(folder: Path, plan: SyncPlan) -> SegmentResult:
+def _write_files(con, folder: Path, plan: SyncPlan) -> SegmentResult:
     destination = plan.destination
     result = SegmentResult(plan.segment, plan)
-    upserts = plan.upserts
     result.files.append(
         write_segment_file(
-            folder, destination, plan.segment, "upsert", [c.values for c in upserts]
+            folder, destination, plan.segment, "upsert", plan.upsert_values()
         )
     )
-    removals = plan.removals
     if destination.mode != "full":
-        rows = [c.values for c in removals]
+        rows = [c.values for c in plan.removals]
         result.files.append(
             write_segment_file(folder, destination, plan.segment, "remove", rows)
         )
-    # Unchanged rows count as written but are not logged per row (see _record).
-    delivered = upserts + [c for c in removals if not c.rekey]
-    result.outcomes = [
-        Outcome(c.customer_id, c.action, c.record_hash, "written", c.reason)
-        for c in delivered
-    ]
-    result.outcomes += _unsent_outcomes(plan)
+    # Unchanged rows count as written but are not logged per row (see
+    # sync_log.record_changes).
+    result.outcomes = _planned_outcomes(con, plan, writes_files=True)
     return result
 
 
@@ -221,70 +252,54 @@ def _send_http(con, plan: SyncPlan, sender) -> SegmentResult:
     # receiver that keeps Idempotency-Keys can drop the repeats.
     results = sender.send(header, rows)
 
-    result = SegmentResult(plan.segment, plan)
+    columns: dict[str, list] = {name: [] for name in OUTCOME_SCHEMA.names}
     for (change, _), row_result in zip(pending, results, strict=True):
-        status = "accepted" if row_result.accepted else "failed"
-        reason = change.reason if row_result.accepted else row_result.reason
-        result.outcomes.append(
-            Outcome(
-                change.customer_id, change.action, change.record_hash, status, reason
-            )
+        columns["customer_id"].append(change.customer_id)
+        columns["action"].append(change.action)
+        columns["record_hash"].append(change.record_hash)
+        columns["status"].append("accepted" if row_result.accepted else "failed")
+        columns["reason"].append(
+            change.reason if row_result.accepted else row_result.reason
         )
-    result.outcomes += _unsent_outcomes(plan)
+    result = SegmentResult(plan.segment, plan)
+    result.outcomes = pa.concat_tables(
+        [
+            pa.table(columns, schema=OUTCOME_SCHEMA),
+            _planned_outcomes(con, plan, writes_files=False),
+        ]
+    )
     return result
 
 
-def snapshot_rows(result: SegmentResult) -> list[tuple]:
-    """Return the rows the destination has after this sync. A failed row keeps its
-    row from the base snapshot."""
+def snapshot_rows(con, result: SegmentResult) -> pa.Table:
+    """Return the rows the destination has after this sync. A failed row keeps the
+    row the destination had before, if any. Call it before the snapshot of the
+    run date is replaced."""
     plan = result.plan
-    failed = {(o.customer_id, o.action) for o in result.failures}
-    rows = []
-    for change in plan.changes:
-        if change.action == "remove":
-            keep_base = (change.customer_id, "remove") in failed
-        elif (change.customer_id, change.action) in failed:
-            keep_base = True
-        else:
-            rows.append(
-                (
-                    change.customer_id,
-                    change.key,
-                    change.record_hash,
-                    json.dumps(list(change.values), ensure_ascii=False),
-                )
-            )
-            continue
-        if keep_base and change.customer_id in plan.base:
-            rows.append((change.customer_id, *plan.base[change.customer_id]))
-    for row in plan.invalid:
-        if row.customer_id in plan.base:
-            rows.append((row.customer_id, *plan.base[row.customer_id]))
-    return rows
+    failed_ids = pc.unique(result.failures["customer_id"])
+    rows = plan.audience.rows
+    current = rows.filter(pc.invert(pc.is_in(rows["customer_id"], failed_ids)))
+    current = current.select(SNAPSHOT_COLUMNS)
+    if len(failed_ids) == 0:
+        return current
+    previous = plan.sent_rows(con, failed_ids)
+    return pa.concat_tables([current, previous.cast(current.schema)])
 
 
 def _record(con, result: SegmentResult, sync_id: str, started_at: datetime) -> None:
     """Write the receipts of one segment in one transaction and set
-    ``result.rows_sent``."""
+    ``result.rows_sent``.
+
+    A rerun of the run date rewrites or skips what an earlier attempt settled,
+    so rows that attempt settled are neither logged nor counted as sent again.
+    """
     plan = result.plan
     destination = plan.destination
-    settled = sync_log.settled_changes(
-        con, destination.name, plan.segment, plan.run_date
+    failures = result.failures
+    sent = sync_log.count_sent(
+        con, destination.name, plan.segment, plan.run_date, result.outcomes
     )
-    logged = [
-        o
-        for o in result.outcomes
-        if (o.action != "unchanged" or destination.type == "http")
-        and (o.customer_id, o.action, o.record_hash) not in settled
-    ]
-    failures = [(o.customer_id, o.action, o.reason) for o in result.failures]
-    # A rerun of the run date rewrites or skips what an earlier attempt settled.
-    sent = [
-        o
-        for o in result.outcomes
-        if o.status in ("written", "accepted")
-        and (o.customer_id, o.action, o.record_hash) not in settled
-    ]
+    snapshot = snapshot_rows(con, result)
     summary = result.summary()
     con.execute("begin transaction")
     try:
@@ -294,16 +309,14 @@ def _record(con, result: SegmentResult, sync_id: str, started_at: datetime) -> N
             destination.name,
             plan.segment,
             plan.run_date,
-            [
-                (o.customer_id, o.action, o.record_hash, o.status, o.reason)
-                for o in logged
-            ],
+            result.outcomes,
+            log_unchanged=destination.type == "http",
         )
         sync_log.record_failures(
             con, sync_id, destination.name, plan.segment, plan.run_date, failures
         )
         sync_log.write_snapshot(
-            con, destination.name, plan.segment, plan.run_date, snapshot_rows(result)
+            con, destination.name, plan.segment, plan.run_date, snapshot
         )
         sync_log.record_run(
             con,
@@ -315,13 +328,13 @@ def _record(con, result: SegmentResult, sync_id: str, started_at: datetime) -> N
                 "mode": destination.mode,
                 "run_date": plan.run_date,
                 "base_run_date": plan.base_run_date,
-                "status": "partial" if failures else "succeeded",
+                "status": "partial" if len(failures) else "succeeded",
                 "rows_total": summary["rows_total"],
                 "rows_added": summary["rows_added"],
                 "rows_changed": summary["rows_changed"],
                 "rows_removed": summary["rows_removed"],
                 "rows_unchanged": summary["rows_unchanged"],
-                "rows_sent": len(sent),
+                "rows_sent": sent,
                 "rows_failed": len(failures),
                 "model_version": model_version_label(),
                 "started_at": started_at,
@@ -332,7 +345,7 @@ def _record(con, result: SegmentResult, sync_id: str, started_at: datetime) -> N
     except BaseException:
         con.execute("rollback")
         raise
-    result.rows_sent = len(sent)
+    result.rows_sent = sent
 
 
 def _utc_now() -> datetime:
@@ -366,7 +379,7 @@ def sync_destination(
     make_private_folders(outbox, folder)
 
     if destination.writes_files:
-        results = [_write_files(folder, plan) for plan in plans]
+        results = [_write_files(con, folder, plan) for plan in plans]
     else:
         results = _sync_http(con, plans, sender)
 

@@ -16,11 +16,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import NamedTuple
 
 import duckdb
 import pyarrow as pa
+
+from identity.sql import fetch_value
 
 DDL = [
     "create schema if not exists activation",
@@ -101,6 +105,29 @@ DDL = [
 # Statuses of a change that reached the destination or was settled without sending.
 SETTLED = ("written", "accepted", "skipped", "omitted")
 
+# One outcome per row of a sync, as ``activation.sync_changes`` logs it.
+OUTCOME_SCHEMA = pa.schema(
+    [
+        ("customer_id", pa.string()),
+        ("action", pa.string()),
+        ("record_hash", pa.string()),
+        ("status", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, **tables: pa.Table) -> Iterator[None]:
+    """Make Arrow tables readable by name in SQL for the duration of the block."""
+    for name, table in tables.items():
+        con.register(name, table)
+    try:
+        yield
+    finally:
+        for name in tables:
+            con.unregister(name)
+
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     for statement in DDL:
@@ -109,11 +136,12 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 def has_tables(con: duckdb.DuckDBPyConnection) -> bool:
     return (
-        con.execute(
+        fetch_value(
+            con,
             "select count(*) from information_schema.tables "
             "where table_schema = 'activation' and table_name = 'audience_snapshots' "
-            "and table_catalog = current_database()"
-        ).fetchone()[0]
+            "and table_catalog = current_database()",
+        )
         > 0
     )
 
@@ -135,13 +163,13 @@ def last_sync(con, destination: str, segment: str) -> LastSync | None:
     """
     if not has_tables(con):
         return None
-    row = con.execute(
+    rows = con.execute(
         "select run_date, finished_at, status from activation.sync_runs "
         "where destination = ? and segment = ? "
         "order by finished_at desc limit 1",
         [destination, segment],
-    ).fetchone()
-    return LastSync(*row) if row else None
+    ).fetchall()
+    return LastSync(*rows[0]) if rows else None
 
 
 def exported_sha256(con, destination: str, run_date: date) -> dict[str, str]:
@@ -159,35 +187,38 @@ def exported_sha256(con, destination: str, run_date: date) -> dict[str, str]:
 def latest_run_date(con, destination: str, segment: str) -> date | None:
     if not has_tables(con):
         return None
-    return con.execute(
+    return fetch_value(
+        con,
         "select max(run_date) from activation.audience_snapshots "
         "where destination = ? and segment = ?",
         [destination, segment],
-    ).fetchone()[0]
+    )
 
 
 def base_run_date(con, destination: str, segment: str, run_date: date) -> date | None:
     """Run date of the snapshot a sync for ``run_date`` compares against."""
     if not has_tables(con):
         return None
-    return con.execute(
+    return fetch_value(
+        con,
         "select max(run_date) from activation.audience_snapshots "
         "where destination = ? and segment = ? and run_date < ?",
         [destination, segment, run_date],
-    ).fetchone()[0]
+    )
 
 
-def read_snapshot(con, destination: str, segment: str, run_date: date | None) -> dict:
-    """Return ``{customer_id: (match_key, record_hash, payload)}`` of one snapshot."""
-    if run_date is None:
-        return {}
-    rows = con.execute(
-        "select customer_id, match_key, record_hash, payload "
-        "from activation.audience_snapshots "
-        "where destination = ? and segment = ? and run_date = ?",
-        [destination, segment, run_date],
-    ).fetchall()
-    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+def snapshot_relation(con) -> str:
+    """Return ``activation.audience_snapshots``, or an empty relation with its
+    columns until the first sync creates the table, so a plan can run on a
+    read-only warehouse."""
+    if has_tables(con):
+        return "activation.audience_snapshots"
+    return (
+        "(select null::varchar as destination, null::varchar as segment, "
+        "null::date as run_date, null::varchar as customer_id, "
+        "null::varchar as match_key, null::varchar as record_hash, "
+        "null::varchar as payload where false)"
+    )
 
 
 def settled_changes(con, destination: str, segment: str, run_date: date) -> set:
@@ -203,62 +234,13 @@ def settled_changes(con, destination: str, segment: str, run_date: date) -> set:
     return set(rows)
 
 
-def removal_reasons(con, customer_ids: list[str], consent_filter: str) -> dict:
-    """Why each id left the audience: merged into another id, no longer a known
-    customer, no consent, or out of the segment."""
-    if not customer_ids:
-        return {}
-    con.register("activation_removed_ids", pa.table({"customer_id": customer_ids}))
-    try:
-        merged = "null"
-        lookup_join = ""
-        if _exists(con, "identity", "customer_id_lookup"):
-            merged = "l.current_customer_id"
-            lookup_join = (
-                "left join identity.customer_id_lookup as l "
-                "on l.customer_id = r.customer_id "
-                "and l.current_customer_id <> l.customer_id"
-            )
-        rows = con.execute(
-            f"select r.customer_id, {merged} as merged_into, "
-            "c.customer_id is not null as is_customer, "
-            f"coalesce({consent_filter}, false) as has_consent "
-            "from activation_removed_ids as r "
-            "left join marts.dim_customers as c on c.customer_id = r.customer_id "
-            f"{lookup_join}"
-        ).fetchall()
-    finally:
-        con.unregister("activation_removed_ids")
-    reasons = {}
-    for customer_id, merged_into, is_customer, has_consent in rows:
-        if merged_into:
-            reasons[customer_id] = f"merged into {merged_into}"
-        elif not is_customer:
-            reasons[customer_id] = "no longer a known customer"
-        elif not has_consent:
-            reasons[customer_id] = "no consent or suppressed"
-        else:
-            reasons[customer_id] = "left the segment"
-    return reasons
-
-
-def _exists(con, schema: str, table: str) -> bool:
-    return (
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? "
-            "and table_name = ? and table_catalog = current_database()",
-            [schema, table],
-        ).fetchone()[0]
-        > 0
-    )
-
-
 def write_snapshot(
-    con, destination: str, segment: str, run_date: date, rows: list[tuple]
+    con, destination: str, segment: str, run_date: date, rows: pa.Table
 ) -> None:
     """Replace the snapshot of ``run_date`` and drop those older than its base.
 
-    ``rows`` are ``(customer_id, match_key, record_hash, payload)``.
+    ``rows`` has the columns ``customer_id``, ``match_key``, ``record_hash`` and
+    ``payload``.
     """
     base = base_run_date(con, destination, segment, run_date)
     con.execute(
@@ -266,48 +248,73 @@ def write_snapshot(
         "and segment = ? and (run_date = ? or run_date < ?)",
         [destination, segment, run_date, base or run_date],
     )
-    columns = list(zip(*rows, strict=True)) if rows else [[], [], [], []]
-    table = pa.table(
-        {
-            name: pa.array(list(values), type=pa.string())
-            for name, values in zip(
-                ("customer_id", "match_key", "record_hash", "payload"),
-                columns,
-                strict=True,
-            )
-        }
-    )
-    con.register("activation_snapshot_rows", table)
-    try:
+    with registered(con, activation_snapshot_rows=rows):
         con.execute(
             "insert into activation.audience_snapshots "
             "select ?, ?, ?, customer_id, match_key, record_hash, payload "
             "from activation_snapshot_rows",
             [destination, segment, run_date],
         )
-    finally:
-        con.unregister("activation_snapshot_rows")
+
+
+# SQL condition, true when an earlier attempt of the run date settled outcome ``o``.
+SETTLED_BEFORE = f"""exists (
+    select 1 from activation.sync_changes as s
+    where s.destination = $destination and s.segment = $segment
+        and s.run_date = $run_date and s.status in {SETTLED}
+        and s.customer_id = o.customer_id and s.action = o.action
+        and s.record_hash = o.record_hash
+)"""
+
+
+def count_sent(
+    con, destination: str, segment: str, run_date: date, outcomes: pa.Table
+) -> int:
+    """Count the outcomes written or accepted that no earlier attempt of the run
+    date settled. ``outcomes`` is a table of OUTCOME_SCHEMA."""
+    with registered(con, activation_outcomes=outcomes):
+        return fetch_value(
+            con,
+            "select count(*) from activation_outcomes as o "
+            "where o.status in ('written', 'accepted') "
+            f"and not {SETTLED_BEFORE}",
+            {"destination": destination, "segment": segment, "run_date": run_date},
+        )
 
 
 def record_changes(
-    con, sync_id: str, destination: str, segment: str, run_date: date, outcomes
+    con,
+    sync_id: str,
+    destination: str,
+    segment: str,
+    run_date: date,
+    outcomes: pa.Table,
+    log_unchanged: bool,
 ) -> None:
     """Log this attempt's outcomes; earlier unsettled rows of the run date go.
 
-    ``outcomes`` are ``(customer_id, action, record_hash, status, reason)``;
-    outcomes settled by an earlier attempt are left out by the caller.
+    ``outcomes`` is a table of OUTCOME_SCHEMA. Outcomes that an earlier attempt
+    of the run date settled are left out, and so are those of unchanged rows
+    unless ``log_unchanged``.
     """
-    now = _now()
+    parameters = {"destination": destination, "segment": segment, "run_date": run_date}
     con.execute(
-        "delete from activation.sync_changes where destination = ? and segment = ? "
-        f"and run_date = ? and status not in {SETTLED}",
-        [destination, segment, run_date],
+        "delete from activation.sync_changes where destination = $destination "
+        "and segment = $segment and run_date = $run_date "
+        f"and status not in {SETTLED}",
+        parameters,
     )
-    _insert_rows(
-        con,
-        "activation.sync_changes",
-        [(sync_id, destination, segment, run_date, *o, now) for o in outcomes],
-    )
+    with registered(con, activation_outcomes=outcomes):
+        con.execute(
+            "insert into activation.sync_changes "
+            "select $sync_id, $destination, $segment, $run_date, o.customer_id, "
+            "o.action, o.record_hash, o.status, o.reason, $now "
+            "from activation_outcomes as o "
+            "where (o.action <> 'unchanged' or $log_unchanged) "
+            f"and not {SETTLED_BEFORE}",
+            parameters
+            | {"sync_id": sync_id, "now": _now(), "log_unchanged": log_unchanged},
+        )
 
 
 def record_failures(
@@ -315,28 +322,22 @@ def record_failures(
 ) -> None:
     """Add this attempt's failures and resolve earlier ones that did not fail again.
 
-    ``failures`` are ``(customer_id, action, reason)``.
+    ``failures`` is a table of OUTCOME_SCHEMA whose rows all failed.
     """
     now = _now()
-    failed_ids = [f[0] for f in failures]
-    con.register("activation_failed_ids", pa.table({"customer_id": failed_ids}))
-    try:
+    with registered(con, activation_failures=failures):
         con.execute(
             "update activation.failed_rows set resolved_at = ?, resolved_sync_id = ? "
             "where destination = ? and segment = ? and resolved_at is null "
-            "and customer_id not in (select customer_id from activation_failed_ids)",
+            "and customer_id not in (select customer_id from activation_failures)",
             [now, sync_id, destination, segment],
         )
-    finally:
-        con.unregister("activation_failed_ids")
-    _insert_rows(
-        con,
-        "activation.failed_rows",
-        [
-            (sync_id, destination, segment, run_date, *f, now, None, None)
-            for f in failures
-        ],
-    )
+        con.execute(
+            "insert into activation.failed_rows "
+            "select ?, ?, ?, ?, customer_id, action, reason, ?, null, null "
+            "from activation_failures",
+            [sync_id, destination, segment, run_date, now],
+        )
 
 
 def record_run(con, row: dict) -> None:

@@ -264,7 +264,7 @@ def _print_activation_plan(warehouse: Path, destinations) -> None:
                     destination.type,
                     destination.mode,
                     plan.segment,
-                    f"{len(plan.rows):,}",
+                    f"{len(plan.audience):,}",
                     f"{plan.count('add'):,}",
                     f"{plan.count('change'):,}",
                     f"{plan.count('remove'):,}",

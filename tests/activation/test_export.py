@@ -370,6 +370,34 @@ def test_invalid_row_failed_then_retried(con, tmp_path):
     assert resolved == 1
 
 
+def test_invalid_member_sent_before_kept(con, tmp_path):
+    """A member whose new values the destination would reject is neither removed
+    nor updated, and the snapshot keeps what the destination has."""
+    destination = make_destination(**MAILCHIMP)
+    sync_destination(con, destination, tmp_path, NIGHT_1)
+    con.execute(
+        "update marts.dim_customers set email = 'jürgen@example.de' "
+        "where customer_id = 'cus_f'"
+    )
+
+    result = sync_destination(con, destination, tmp_path, NIGHT_2)
+
+    assert read_csv(result.folder / "lapsed_buyers.csv") == []
+    assert read_csv(result.folder / "lapsed_buyers_removed.csv") == []
+    logged = con.execute(
+        "select customer_id, action, status from activation.sync_changes "
+        "where run_date = ?",
+        [NIGHT_2],
+    ).fetchall()
+    assert logged == [("cus_f", "change", "failed")]
+    snapshot_keys = con.execute(
+        "select match_key from activation.audience_snapshots "
+        "where run_date = ? and customer_id = 'cus_f'",
+        [NIGHT_2],
+    ).fetchall()
+    assert snapshot_keys == [("frida@example.at",)]
+
+
 def test_sync_runs_logged_per_segment(con, tmp_path):
     destination = make_destination(segments=["lapsed_buyers", "high_value_customers"])
 
