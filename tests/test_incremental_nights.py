@@ -444,6 +444,7 @@ INCREMENTAL_MODELS = (
     "staging.stg_helpdesk__tickets",
     "intermediate.int_web_profiles",
     "marts.pseudonymized_events",
+    "marts.pseudonymized_sessions",
     "marts.fct_events",
     "marts.fct_orders",
     "marts.fct_session_events",

@@ -86,6 +86,21 @@
 {%- endmacro %}
 
 
+{#
+    True when a row of the incremental model being built was computed under
+    another pseudonym key than the current one. keys is the alias of a relation
+    with the current key_fingerprint. Call it inside is_incremental() only.
+#}
+{% macro pseudonym_key_changed(keys='pseudonym_keys') -%}
+    exists (
+        select 1
+        from {{ this }} as previous
+        cross join {{ keys }}
+        where previous.key_fingerprint <> {{ keys }}.key_fingerprint
+    )
+{%- endmacro %}
+
+
 {# Fail the query that evaluates this expression with message (a SQL string). #}
 {% macro raise_error(message) %}
     {{ return(adapter.dispatch('raise_error', 'cdp')(message)) }}

@@ -36,6 +36,8 @@ WITHOUT_COUNTERPART = {
     "customer_clv": "a Python asset's table; analytics.customers has its columns",
     "pseudonymized_events": "the rows of analytics.events, stored beside the raw "
     "event and customer ids",
+    "pseudonymized_sessions": "the rows of analytics.sessions, stored beside the "
+    "raw session, visitor and customer ids",
     "fct_session_events": "its session, page, referrer host, UTM parameters and "
     "product are in analytics.events",
     **{

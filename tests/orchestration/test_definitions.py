@@ -73,6 +73,7 @@ ASSETS = [
     "marts/order_attribution",
     "marts/product_monthly_performance",
     "marts/pseudonymized_events",
+    "marts/pseudonymized_sessions",
     "marts/sales_lead_scores",
     "marts/segment_browse_abandoners",
     "marts/segment_champions",

@@ -28,24 +28,12 @@ pseudonym_keys as (
 ),
 
 {% if is_incremental() %}
--- True when a stored row was computed under another key than the current one.
-key_changed as (
-
-    select exists (
-        select 1
-        from {{ this }} as previous
-        cross join pseudonym_keys
-        where previous.key_fingerprint <> pseudonym_keys.key_fingerprint
-    ) as is_changed
-
-),
-
 changed_event_ids as (
 
     select event_id
     from {{ ref('fct_events') }}
     where _processed_at > {{ cdp.incremental_watermark() }}
-        or (select is_changed from key_changed)
+        or {{ cdp.pseudonym_key_changed() }}
     union
     select event_id
     from {{ ref('fct_session_events') }}
