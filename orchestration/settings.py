@@ -140,9 +140,10 @@ def _sql_string(value: str) -> str:
 def identity_incremental() -> bool:
     """Return whether identity reuses stored Splink comparison vectors.
 
-    Reads ``CDP_IDENTITY_INCREMENTAL``: ``1`` for yes, ``0`` or unset for no.
+    Reads ``CDP_IDENTITY_INCREMENTAL``: ``1`` or unset for yes, ``0`` for no. The
+    Spark engine always scores every pair.
     """
-    value = os.environ.get("CDP_IDENTITY_INCREMENTAL", "0").strip()
+    value = os.environ.get("CDP_IDENTITY_INCREMENTAL", "1").strip()
     if value not in ("0", "1"):
         raise ValueError(f"CDP_IDENTITY_INCREMENTAL is {value!r}; expected 0 or 1")
     return value == "1"

@@ -87,7 +87,7 @@ def run_night(warehouse: Path, landing: Path, workdir: Path, run_id: str) -> Non
     ]
     dbt(["build", *before_identity, *TESTS], warehouse, workdir)
     with duckdb.connect(str(warehouse)) as con:
-        resolve_identities(con, run_id=run_id)
+        resolve_identities(con, run_id=run_id, incremental=True)
     dbt(
         ["build", "--select", AFTER_IDENTITY, "--exclude", AFTER_CLV, *TESTS],
         warehouse,

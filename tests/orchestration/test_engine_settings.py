@@ -30,3 +30,18 @@ def test_engine_rejects_unknown(monkeypatch):
     monkeypatch.setenv("CDP_ENGINE", "postgres")
     with pytest.raises(ValueError, match="CDP_ENGINE is 'postgres'"):
         settings.engine()
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, True), ("1", True), ("0", False)])
+def test_identity_incremental_values(monkeypatch, value, expected):
+    if value is None:
+        monkeypatch.delenv("CDP_IDENTITY_INCREMENTAL", raising=False)
+    else:
+        monkeypatch.setenv("CDP_IDENTITY_INCREMENTAL", value)
+    assert settings.identity_incremental() is expected
+
+
+def test_identity_incremental_rejects_unknown(monkeypatch):
+    monkeypatch.setenv("CDP_IDENTITY_INCREMENTAL", "yes")
+    with pytest.raises(ValueError, match="CDP_IDENTITY_INCREMENTAL is 'yes'"):
+        settings.identity_incremental()
