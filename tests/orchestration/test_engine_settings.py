@@ -32,7 +32,9 @@ def test_engine_rejects_unknown(monkeypatch):
         settings.engine()
 
 
-@pytest.mark.parametrize(("value", "expected"), [(None, True), ("1", True), ("0", False)])
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, True), ("1", True), ("0", False)]
+)
 def test_identity_incremental_values(monkeypatch, value, expected):
     if value is None:
         monkeypatch.delenv("CDP_IDENTITY_INCREMENTAL", raising=False)
