@@ -18,6 +18,9 @@ incremental model must get right:
 - a helpdesk ticket exported again with a new status, and a new ticket whose
   requester has the email of one customer and the phone of another, so the two
   customers merge;
+- a social lead exported again in a new file with a new phone and campaign, and
+  a new lead with the contact fields of a known lead, which the identity step
+  links to that lead;
 - night 1's small extracts delivered again under the same names, without one web
   event, one order and one e-mail activity.
 
@@ -403,6 +406,29 @@ def night_2_helpdesk_tickets(
     }
 
 
+def night_2_social_leads(landing: Path) -> dict:
+    """Write night 2's social lead extract and return the lead ids to check.
+
+    The first lead of night 1 comes again with a new phone number and campaign.
+    A new lead copies the contact fields of night 1's last lead with an email, so
+    the identity step links the two leads.
+    """
+    folder = landing / "social_leads"
+    header, leads = read_csv(folder / f"social_leads_{NIGHT_1}.csv")
+    changed = {
+        **leads[0],
+        "campaign_name": "Night 2 campaign",
+        "phone_number": "+49 40 12345678",
+    }
+    copied = [lead for lead in leads[1:] if lead["email"]][-1]
+    new_lead = {**copied, "id": "l:night-2-lead"}
+    write_csv(folder / f"social_leads_{NIGHT_2}.csv", header, [changed, new_lead])
+    return {
+        "changed_lead": changed["id"],
+        "new_and_copied_leads": [new_lead["id"], copied["id"]],
+    }
+
+
 # Comparison --------------------------------------------------------------------
 
 
@@ -442,6 +468,7 @@ INCREMENTAL_MODELS = (
     "staging.stg_email__activities",
     "staging.stg_crm__contacts",
     "staging.stg_helpdesk__tickets",
+    "staging.stg_social__leads",
     "intermediate.int_web_profiles",
     "marts.pseudonymized_events",
     "marts.pseudonymized_sessions",
@@ -516,6 +543,17 @@ def scenario_results(con: duckdb.DuckDBPyConnection, scenario: dict) -> dict:
             "where ticket_id = ?",
             "new_ticket",
         )[0],
+        "changed_lead": value(
+            "select phone, campaign_name from staging.stg_social__leads "
+            "where lead_id = ?",
+            "changed_lead",
+        ),
+        "new_and_copied_lead_customers": value(
+            "select count(customer_id), count(distinct customer_id) "
+            "from marts.customer_source_records "
+            "where source = 'social_leads' and source_record_id in ?",
+            "new_and_copied_leads",
+        ),
         "night_2_id_changes": con.execute(
             "select count(*) from identity.customer_id_history where run_id = 'night-2'"
         ).fetchone()[0],
@@ -539,6 +577,7 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict:
     scenario |= night_2_shop_orders(landing)
     scenario |= night_2_email_activities(landing)
     scenario |= night_2_crm_contacts(landing)
+    scenario |= night_2_social_leads(landing)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         changed_contacts = [scenario["moved_contact"], scenario["email_owner_contact"]]
         changed_contacts.append(scenario["renamed_contact"])
@@ -611,6 +650,13 @@ def test_changed_contacts_and_tickets_follow_raw(nights):
     assert results["renamed_contact"] == ("Zoe-Night", "+493099887766")
     assert results["solved_ticket_status"] == "solved"
     assert results["new_ticket_customer"] == 1
+
+
+def test_changed_leads_follow_raw(nights):
+    results = nights["results"]
+    assert results["changed_lead"] == ("+494012345678", "Night 2 campaign")
+    # (records with a customer, distinct customers) of the new and the copied lead
+    assert results["new_and_copied_lead_customers"] == (2, 1)
 
 
 def test_clusters_merge_on_night_2(nights):

@@ -1,8 +1,37 @@
+-- Incremental: a lead is recomputed from all its raw rows when a later extract
+-- exports it, or when one of its raw rows is gone (an erased person, a replaced
+-- extract).
+{#- dbt-spark has no delete+insert strategy: the Spark target rebuilds the table. -#}
+{{ config(
+    materialized='table' if target.type == 'spark' else 'incremental',
+    unique_key='lead_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    post_hook=[] if target.type == 'spark' else "{{ cdp.delete_rows_gone_from_raw(source('raw', 'social_leads')) }}",
+) }}
+
 with
 
+{% if is_incremental() %}
+changed_leads as (
+
+    select {{ cdp.clean_text('lead_id') }} as lead_id
+    from {{ source('raw', 'social_leads') }}
+    where _loaded_at > {{ cdp.incremental_watermark() }}
+    union
+    select lead_id
+    from {{ this }} as previous
+    where {{ cdp.raw_row_is_gone(source('raw', 'social_leads'), 'previous') }}
+
+),
+
+{% endif %}
 source as (
 
     select * from {{ source('raw', 'social_leads') }}
+    {% if is_incremental() %}
+    where {{ cdp.clean_text('lead_id') }} in (select lead_id from changed_leads)
+    {% endif %}
 
 ),
 
@@ -66,7 +95,8 @@ final as (
         {{ cdp.normalize_name('city') }} as city,
         has_marketing_consent,
         _file,
-        _row_number
+        _row_number,
+        {{ cdp.processed_at() }} as _processed_at
     from latest
 
 )
