@@ -28,6 +28,9 @@ A run with stored state:
 4. scores all vectors with the current prior and term frequencies and keeps those
    from the review band up, as ``splink_model.predict_links`` does.
 
+A full run (no usable state) marks every record, so Splink's own scores of step 2
+are final, and steps 3 and 4 are skipped.
+
 The stored state lives in three identity tables, written in the run's transaction:
 ``incremental_records`` (each record's hash of its matching columns and the number
 of its identifier component, which holds no record key, so an erasure that deletes
@@ -51,6 +54,7 @@ from pathlib import Path
 
 import duckdb
 from splink import Linker
+from splink.internals.misc import threshold_args_to_match_weight
 from splink.internals.pipeline import CTEPipeline
 from splink.internals.predict import predict_from_comparison_vectors_sqls_using_settings
 from splink.internals.vertically_concatenate import enqueue_df_concat_with_tf
@@ -212,17 +216,29 @@ def predict_links_incrementally(
         select {vector_columns} from {new_pairs.physical_name}
     """)
     scored = fetch_value(splink_cursor, f"select count(*) from {PAIR_VECTORS}")
-    new_pairs.drop_table_from_database_and_remove_from_cache()
 
-    # TODO: every stored vector is scored again each night (2 million at 990,000
-    # records). Only vectors whose score can reach the review band under any
-    # plausible prior would need it, but bounding the term frequency adjustments
-    # needs more work.
     reused = 0
     if full_run_reason is None:
+        new_pairs.drop_table_from_database_and_remove_from_cache()
+        # TODO: every stored vector is scored again each night (2 million at
+        # 990,000 records). Only vectors whose score can reach the review band
+        # under any plausible prior would need it, but bounding the term frequency
+        # adjustments needs more work.
         reused = _add_stored_vectors(con, vector_columns)
-
-    predictions = _score_vectors(linker, min(threshold, min_probability))
+        predictions = _score_vectors(linker, min(threshold, min_probability))
+    else:
+        # Every record was marked, so Splink scored every pair with this run's
+        # prior and term frequencies, and scoring the vectors again would give the
+        # same scores. Keep the pairs from the review band up, with the condition
+        # Splink's own threshold uses.
+        predictions = new_pairs
+        min_weight = threshold_args_to_match_weight(
+            min(threshold, min_probability), None
+        )
+        splink_cursor.execute(
+            f"delete from {predictions.physical_name} "
+            f"where not coalesce(match_weight >= {min_weight}, false)"
+        )
     pairs = keep_scored_pairs(
         splink_cursor, predictions.physical_name, threshold, on_predictions
     )

@@ -476,6 +476,7 @@ INCREMENTAL_MODELS = (
     "marts.fct_orders",
     "marts.fct_session_events",
     "marts.fct_sessions",
+    "marts.customer_golden_fields",
 )
 
 

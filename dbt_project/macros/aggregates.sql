@@ -41,3 +41,25 @@
     {%- endfor -%}
     {{ dbt.hash(dbt.concat(parts)) }}
 {%- endmacro %}
+
+
+{#
+    Fingerprint of a set of rows: a 64-bit hash of each row's `columns`, combined
+    with XOR, so the order of the rows does not matter. Rows must differ in at
+    least one column (include a key), since two equal rows cancel out. Returned as
+    text, so it has one type on every engine.
+#}
+{% macro rows_fingerprint(columns) %}
+    {{ return(adapter.dispatch('rows_fingerprint', 'cdp')(columns)) }}
+{% endmacro %}
+
+{% macro default__rows_fingerprint(columns) -%}
+    cast(bit_xor(xxhash64({{ columns | join(', ') }})) as {{ dbt.type_string() }})
+{%- endmacro %}
+
+{# DuckDB's hash of several values XORs in the hash of the last one, so two rows
+   whose last column changed to the same new value would cancel that change out.
+   Hashing the row hash again mixes it first. #}
+{% macro duckdb__rows_fingerprint(columns) -%}
+    cast(bit_xor(hash(hash({{ columns | join(', ') }}))) as {{ dbt.type_string() }})
+{%- endmacro %}

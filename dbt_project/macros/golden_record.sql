@@ -16,3 +16,41 @@
         'birth_date': 'date',
     }) }}
 {% endmacro %}
+
+
+{#
+    Query of each known customer's fingerprint of what customer_golden_fields reads:
+    the customer's rows in customer_source_records and the survivorship rules.
+#}
+{% macro golden_record_input_fingerprints() -%}
+    select
+        records.customer_id,
+        {{ dbt.concat([
+            'records.records_fingerprint', "'|'", 'rules.rules_fingerprint'
+        ]) }} as inputs_fingerprint
+    from {{ ref('customer_record_fingerprints') }} as records
+    cross join (
+        select {{ cdp.rows_fingerprint([
+            'field', 'field_group', 'strategy', 'source_priority',
+            'is_required_in_group',
+        ]) }} as rules_fingerprint
+        from {{ ref('survivorship_rules') }}
+    ) as rules
+{%- endmacro %}
+
+
+{#
+    Post-hook of customer_golden_fields: delete the rows whose fingerprint is not
+    the customer's current one. They belong to customers that are gone, or whose
+    new inputs left no field with a value, since the model's run replaced the rows
+    of every other changed customer.
+#}
+{% macro delete_golden_fields_of_changed_inputs() -%}
+    delete from {{ this }} as previous
+    where not exists (
+        select 1
+        from ({{ cdp.golden_record_input_fingerprints() }}) as current_inputs
+        where current_inputs.customer_id = previous.customer_id
+            and current_inputs.inputs_fingerprint = previous._inputs_fingerprint
+    )
+{%- endmacro %}

@@ -31,6 +31,7 @@ WITHOUT_COUNTERPART = {
     "postal region",
     "customer_golden_fields": "the golden record's values and their records",
     "customer_source_records": "contact data of each source record",
+    "customer_record_fingerprints": "a hash per customer for incremental models",
     "customer_consent": "consent per channel is in analytics.customers, its "
     "history in analytics.consent_ledger",
     "customer_clv": "a Python asset's table; analytics.customers has its columns",

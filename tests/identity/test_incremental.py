@@ -92,6 +92,10 @@ def test_incremental_run_equals_full_run(tmp_path):
     customer_number = shared_customer_number(first_night)
     first = resolve(incremental_path, first_night, True, customer_number)
     first_scores = identity_tables(incremental_path)["splink_pair_scores"]
+    # Without stored vectors the run keeps Splink's own scores of every pair.
+    first_full_path = tmp_path / "first_full.duckdb"
+    resolve(first_full_path, first_night, False, customer_number)
+    assert identity_tables(incremental_path) == identity_tables(first_full_path)
     full_path = tmp_path / "full.duckdb"
     shutil.copyfile(incremental_path, full_path)
 

@@ -56,6 +56,7 @@ ASSETS = [
     "marts/customer_golden_fields",
     "marts/customer_id_changes",
     "marts/customer_phones",
+    "marts/customer_record_fingerprints",
     "marts/customer_rfm",
     "marts/customer_source_records",
     "marts/customer_timeline",

@@ -1,12 +1,54 @@
 -- One row per known customer and golden-record field that has a value: the value
 -- that survives under the rules in the seed survivorship_rules, and the record
 -- that supplied it. All fields of one field_group come from the same record.
+-- Incremental: a customer is computed again when the fingerprint of its records
+-- or of the survivorship rules differs from the one its rows carry. The post-hook
+-- deletes the rows of customers that are gone or now have no value at all. A
+-- table from before the fingerprint column gets the column empty, so its first
+-- incremental run computes every customer again.
+{#- dbt-spark has no delete+insert strategy: the Spark target rebuilds the table. -#}
+{{ config(
+    materialized='table' if target.type == 'spark' else 'incremental',
+    unique_key='customer_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    post_hook=[] if target.type == 'spark' else "{{ cdp.delete_golden_fields_of_changed_inputs() }}",
+) }}
 {%- set fields = cdp.golden_record_fields() | list | sort %}
 with
 
+input_fingerprints as (
+
+    {{ cdp.golden_record_input_fingerprints() }}
+
+),
+
+{% if is_incremental() %}
+{%- set stored_columns = adapter.get_columns_in_relation(this)
+    | map(attribute='name') | list %}
+-- New customers, and customers whose records or rules changed since their rows
+-- were written.
+changed_customers as (
+
+    select customer_id
+    from input_fingerprints
+    {%- if '_inputs_fingerprint' in stored_columns %}
+    where not exists (
+        select 1 from {{ this }} as previous
+        where previous.customer_id = input_fingerprints.customer_id
+            and previous._inputs_fingerprint = input_fingerprints.inputs_fingerprint
+    )
+    {%- endif %}
+
+),
+
+{% endif %}
 customer_records as (
 
     select * from {{ ref('customer_source_records') }}
+    {% if is_incremental() %}
+    where customer_id in (select customer_id from changed_customers)
+    {% endif %}
 
 ),
 
@@ -221,7 +263,14 @@ survivor_values as (
 
 final as (
 
-    select * from survivor_values where field_value is not null
+    select
+        survivor_values.*,
+        input_fingerprints.inputs_fingerprint as _inputs_fingerprint,
+        {{ cdp.processed_at() }} as _processed_at
+    from survivor_values
+    left join input_fingerprints
+        on survivor_values.customer_id = input_fingerprints.customer_id
+    where survivor_values.field_value is not null
 
 )
 
