@@ -37,7 +37,7 @@ import pytest
 from activation.destinations import load_destinations
 from orchestration.privacy import store
 from tests.spark.compare import (
-    RUN_TIME_COLUMNS,
+    UNCOMPARED_COLUMNS,
     assert_same_rows,
     compare_table,
     fetch,
@@ -277,7 +277,7 @@ def test_analyst_file_rows_match_duckdb(spark_build, duckdb_analyst_file):
     tables_with_rows = 0
     for table, body in tables.items():
         names = [name for name, *_ in body["columns"]]
-        compared = [name for name in names if name not in RUN_TIME_COLUMNS]
+        compared = [name for name in names if name not in UNCOMPARED_COLUMNS]
         columns = ", ".join(f'"{name}"' for name in compared)
         query = f"select {columns} from {table}"
         _, expected = fetch(query, duckdb_analyst_file)
