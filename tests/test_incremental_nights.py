@@ -90,7 +90,7 @@ def run_night(warehouse: Path, landing: Path, workdir: Path, run_id: str) -> Non
     ]
     dbt(["build", *before_identity, *TESTS], warehouse, workdir)
     with duckdb.connect(str(warehouse)) as con:
-        resolve_identities(con, run_id=run_id, incremental=True)
+        resolve_identities(con, run_id=run_id)
     dbt(
         ["build", "--select", AFTER_IDENTITY, "--exclude", AFTER_CLV, *TESTS],
         warehouse,
