@@ -28,8 +28,8 @@ A run with stored state:
 4. scores all vectors with the current prior and term frequencies and keeps those
    from the review band up, as ``splink_model.predict_links`` does.
 
-A full run (no usable state) marks every record, so Splink's own scores of step 2
-are final, and steps 3 and 4 are skipped.
+A run without usable state marks every record. Splink's scores from step 2 are
+then final, so it skips steps 3 and 4.
 
 The stored state lives in three identity tables, written in the run's transaction:
 ``incremental_records`` (each record's hash of its matching columns and the number
@@ -227,10 +227,8 @@ def predict_links_incrementally(
         reused = _add_stored_vectors(con, vector_columns)
         predictions = _score_vectors(linker, min(threshold, min_probability))
     else:
-        # Every record was marked, so Splink scored every pair with this run's
-        # prior and term frequencies, and scoring the vectors again would give the
-        # same scores. Keep the pairs from the review band up, with the condition
-        # Splink's own threshold uses.
+        # Every record was marked, so Splink's scores are already the final ones.
+        # Keep the review band and up, filtered the way Splink's threshold filters.
         predictions = new_pairs
         min_weight = threshold_args_to_match_weight(
             min(threshold, min_probability), None

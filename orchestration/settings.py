@@ -140,10 +140,10 @@ def _sql_string(value: str) -> str:
 def identity_incremental() -> bool:
     """Return whether identity reuses stored Splink comparison vectors.
 
-    Reads ``CDP_IDENTITY_INCREMENTAL``: ``1`` for yes, ``0`` or unset for no. Off
-    by default: at 1,000,000 customers it made the first night's identity step
-    about 60 s slower and took peak memory above 12 GB, and saved nothing on the
-    next night (BENCHMARKS.md). The Spark engine always scores every pair.
+    Reads ``CDP_IDENTITY_INCREMENTAL``: ``1`` for yes, ``0`` or unset for no. It is
+    off by default because at 1,000,000 customers it slowed the first night's
+    identity step by about 60 s and saved nothing on the next night
+    (BENCHMARKS.md). The Spark engine always scores every pair.
     """
     value = os.environ.get("CDP_IDENTITY_INCREMENTAL", "0").strip()
     if value not in ("0", "1"):

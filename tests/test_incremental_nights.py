@@ -409,9 +409,9 @@ def night_2_helpdesk_tickets(
 def night_2_social_leads(landing: Path) -> dict:
     """Write night 2's social lead extract and return the lead ids to check.
 
-    The first lead of night 1 comes again with a new phone number and campaign.
-    A new lead copies the contact fields of night 1's last lead with an email, so
-    the identity step links the two leads.
+    Night 1's first lead comes again with a new phone number and campaign. A new
+    lead copies the contact fields of night 1's last lead with an e-mail address,
+    so the identity step links the two.
     """
     folder = landing / "social_leads"
     header, leads = read_csv(folder / f"social_leads_{NIGHT_1}.csv")

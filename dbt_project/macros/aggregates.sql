@@ -48,6 +48,8 @@
     with XOR, so the order of the rows does not matter. Rows must differ in at
     least one column (include a key), since two equal rows cancel out. Returned as
     text, so it has one type on every engine.
+    NOTE: two different sets of rows share a fingerprint with a chance of about
+    one in 2^64, and an incremental model would then keep their stale rows.
 #}
 {% macro rows_fingerprint(columns) %}
     {{ return(adapter.dispatch('rows_fingerprint', 'cdp')(columns)) }}

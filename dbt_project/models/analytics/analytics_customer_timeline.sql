@@ -4,9 +4,10 @@
 -- source_record_pseudonym.
 -- TODO: this view hashes three ids of every touchpoint on each read (22.8 s to
 -- copy at 1,000,000 customers). Stored pseudonyms, as in pseudonymized_sessions,
--- need customer_timeline to be incremental first, since it is rebuilt each night;
--- customer_record_fingerprints finds customers whose records changed, but
--- fct_email_activities and fct_support_tickets have no _processed_at yet.
+-- need customer_timeline to be incremental first, since it is rebuilt each night.
+-- customer_record_fingerprints finds the customers whose records changed. Their
+-- e-mail activities and tickets cannot be followed yet, because
+-- fct_email_activities and fct_support_tickets have no _processed_at.
 with
 
 timeline as (

@@ -1,11 +1,10 @@
 -- One row per known customer and golden-record field that has a value: the value
 -- that survives under the rules in the seed survivorship_rules, and the record
 -- that supplied it. All fields of one field_group come from the same record.
--- Incremental: a customer is computed again when the fingerprint of its records
--- or of the survivorship rules differs from the one its rows carry. The post-hook
--- deletes the rows of customers that are gone or now have no value at all. A
--- table from before the fingerprint column gets the column empty, so its first
--- incremental run computes every customer again.
+-- Incremental: a customer is computed again when its records or the survivorship
+-- rules no longer match the fingerprint stored in its rows. The post-hook deletes
+-- rows of customers that are gone or have no value left. A table from before the
+-- fingerprint column gets it empty, so its next run computes every customer.
 {#- dbt-spark has no delete+insert strategy: the Spark target rebuilds the table. -#}
 {{ config(
     materialized='table' if target.type == 'spark' else 'incremental',
@@ -26,8 +25,7 @@ input_fingerprints as (
 {% if is_incremental() %}
 {%- set stored_columns = adapter.get_columns_in_relation(this)
     | map(attribute='name') | list %}
--- New customers, and customers whose records or rules changed since their rows
--- were written.
+-- New customers, and customers whose inputs changed since their rows were written.
 changed_customers as (
 
     select customer_id
