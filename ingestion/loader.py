@@ -9,7 +9,11 @@ address or phone number on the suppression list of erased people
 erasure step moves rows it deletes later to that count as well. Rows that the
 retention step (``orchestration/privacy/retention.py``) deletes for their age move
 from ``rows_loaded`` to ``rows_purged``. A file whose content hash is already in
-the load log is skipped, so loading the same night twice adds nothing.
+the load log is skipped, so loading the same night twice adds nothing. A file
+whose size, modification time, change time and inode are those logged when it was
+loaded is skipped without reading it (``file_stat``), a stricter rsync quick check;
+any write to the file, even one that restores its modification time, moves its
+change time, so the file is hashed again.
 ``reset_raw`` drops all of it, so the next load rebuilds ``raw`` from every
 landing file. Whatever removes raw rows (a replaced file, erasure, retention) sets
 the file's ``rows_removed_at``. The incremental staging models look for gone rows
@@ -49,7 +53,8 @@ create table if not exists raw._load_log (
     loaded_at timestamp not null,
     rows_erased bigint default 0,
     rows_purged bigint default 0,
-    rows_removed_at timestamp
+    rows_removed_at timestamp,
+    file_stat varchar
 )
 """
 
@@ -125,9 +130,13 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, source: Source) -> None:
             f"alter table raw._load_log add column if not exists {column} bigint "
             "default 0"
         )
-    con.execute(
-        "alter table raw._load_log add column if not exists rows_removed_at timestamp"
-    )
+    for column, column_type in (
+        ("rows_removed_at", "timestamp"),
+        ("file_stat", "varchar"),
+    ):
+        con.execute(
+            f"alter table raw._load_log add column if not exists {column} {column_type}"
+        )
     columns = ", ".join(f'"{c}" {sql_type(source, c)}' for c in source.raw_columns)
     con.execute(
         f"create table if not exists raw.{source.table} ({columns}, "
@@ -225,6 +234,39 @@ def reset_raw_if_requested(con: duckdb.DuckDBPyConnection) -> bool:
     return True
 
 
+def file_stat(path: Path) -> str:
+    """Return the size, modification and change times (ns) and inode of the file
+    behind ``path`` as text. Writing the file changes it, and reading does not."""
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}"
+
+
+def sha_of_unchanged_file(
+    con: duckdb.DuckDBPyConnection, source: Source, file_name: str, stat: str
+) -> str | None:
+    """Return the logged hash of the loaded file ``file_name`` when its logged
+    ``file_stat`` is ``stat``, else None."""
+    row = con.execute(
+        "select sha256 from raw._load_log where source = ? and file = ? "
+        "and file_stat = ? and status = 'loaded' limit 1",
+        [source.name, file_name, stat],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _remember_file_stat(
+    con: duckdb.DuckDBPyConnection, source: Source, file_name: str, sha: str, stat: str
+) -> None:
+    """Log ``stat`` for the loaded file of this name and hash, so the next night
+    skips it unread. This covers load logs from before ``file_stat`` and files that
+    the erasure step rewrote."""
+    con.execute(
+        "update raw._load_log set file_stat = ? where source = ? and file = ? "
+        "and sha256 = ? and status = 'loaded'",
+        [stat, source.name, file_name, sha],
+    )
+
+
 def already_loaded(con: duckdb.DuckDBPyConnection, source: Source, sha: str) -> bool:
     row = con.execute(
         "select count(*) from raw._load_log "
@@ -263,17 +305,26 @@ def load_source(
 def load_file(
     con: duckdb.DuckDBPyConnection, source: Source, path: Path
 ) -> FileLoadResult:
+    # Taken before the file is read, so a write during the read shows next night.
+    stat = file_stat(path)
+    sha = sha_of_unchanged_file(con, source, path.name, stat)
+    if sha is not None:
+        logger.info("skipped %s: unchanged since it was loaded", path.name)
+        return FileLoadResult(source.name, path.name, sha, "skipped")
     # One read of a plain file serves the hash and the line length check.
     line_scan = readers.line_scan_for(source, path)
     sha = file_sha256(path, line_scan)
     if already_loaded(con, source, sha):
         logger.info("skipped %s: content already loaded", path.name)
+        _remember_file_stat(con, source, path.name, sha, stat)
         return FileLoadResult(source.name, path.name, sha, "skipped")
 
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     con.begin()
     try:
-        result = _load_in_transaction(con, source, path, sha, loaded_at, line_scan)
+        result = _load_in_transaction(
+            con, source, path, sha, loaded_at, line_scan, stat
+        )
         con.commit()
     except Exception as error:  # noqa: BLE001 - any failure rejects this file only
         con.rollback()
@@ -289,6 +340,7 @@ def _load_in_transaction(
     sha: str,
     loaded_at: datetime,
     line_scan: readers.LineLengthScan | None = None,
+    stat: str | None = None,
 ) -> FileLoadResult:
     staged = readers.stage_file(con, source, path, line_scan)
     _reject_missing_required(con, source, staged)
@@ -317,7 +369,7 @@ def _load_in_transaction(
         rows_erased=erased,
         new_columns=staged.extra_columns,
     )
-    _log_result(con, result, loaded_at)
+    _log_result(con, result, loaded_at, stat)
     logger.info(
         "loaded %s into raw.%s: %d read, %d loaded, %d rejected, %d erased",
         path.name,
@@ -501,12 +553,15 @@ def _insert_rejects(con, source, staged, file_name, sha, loaded_at) -> int:
 
 
 def _log_result(
-    con: duckdb.DuckDBPyConnection, result: FileLoadResult, loaded_at: datetime
+    con: duckdb.DuckDBPyConnection,
+    result: FileLoadResult,
+    loaded_at: datetime,
+    stat: str | None = None,
 ) -> None:
     con.execute(
         "insert into raw._load_log (source, file, sha256, status, rows_read, "
-        "rows_loaded, rows_rejected, message, loaded_at, rows_erased) "
-        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "rows_loaded, rows_rejected, message, loaded_at, rows_erased, file_stat) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             result.source,
             result.file,
@@ -518,6 +573,7 @@ def _log_result(
             result.message,
             loaded_at,
             result.rows_erased,
+            stat,
         ],
     )
 

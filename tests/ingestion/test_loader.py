@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -80,6 +81,62 @@ def test_same_content_loaded_once(con, tmp_path):
     [second] = load_source(con, CRM_CONTACTS, landing)
 
     assert second.status == "skipped"
+    assert con.execute("select count(*) from raw.crm_contacts").fetchone()[0] == 1
+
+
+def test_unchanged_file_skipped_without_reading(con, tmp_path, caplog):
+    landing = tmp_path / "landing"
+    body = "\n".join([CRM_HEADER, crm_row("1")]) + "\n"
+    write(landing, CRM_CONTACTS, "crm_contacts_2026-11-30.csv", body)
+    [first] = load_source(con, CRM_CONTACTS, landing)
+
+    with caplog.at_level(logging.INFO, logger="ingestion.loader"):
+        [second] = load_source(con, CRM_CONTACTS, landing)
+
+    assert second.status == "skipped"
+    assert second.sha256 == first.sha256
+    assert "unchanged since it was loaded" in caplog.text
+    assert con.execute("select count(*) from raw.crm_contacts").fetchone()[0] == 1
+
+
+def rewrite_keeping_mtime(path: Path, body: str) -> None:
+    """Write ``body`` to ``path`` and set its modification time back, as a copy
+    that preserves times would. Its change time still moves."""
+    before = path.stat()
+    time.sleep(0.01)
+    path.write_text(body, encoding="utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def test_same_size_rewrite_loaded(con, tmp_path):
+    landing = tmp_path / "landing"
+    name = "crm_contacts_2026-11-30.csv"
+    path = write(landing, CRM_CONTACTS, name, "\n".join([CRM_HEADER, crm_row("1")]))
+    load_source(con, CRM_CONTACTS, landing)
+
+    rewrite_keeping_mtime(path, "\n".join([CRM_HEADER, crm_row("1", "Anne")]))
+    [result] = load_source(con, CRM_CONTACTS, landing)
+
+    assert result.status == "loaded"
+    assert con.execute("select first_name from raw.crm_contacts").fetchall() == [
+        ("Anne",)
+    ]
+
+
+def test_touched_file_rehashed_then_skipped(con, tmp_path, caplog):
+    landing = tmp_path / "landing"
+    body = "\n".join([CRM_HEADER, crm_row("1")]) + "\n"
+    path = write(landing, CRM_CONTACTS, "crm_contacts_2026-11-30.csv", body)
+    load_source(con, CRM_CONTACTS, landing)
+    rewrite_keeping_mtime(path, body)
+
+    with caplog.at_level(logging.INFO, logger="ingestion.loader"):
+        [rehashed] = load_source(con, CRM_CONTACTS, landing)
+        [unread] = load_source(con, CRM_CONTACTS, landing)
+
+    assert (rehashed.status, unread.status) == ("skipped", "skipped")
+    assert "content already loaded" in caplog.records[0].getMessage()
+    assert "unchanged since it was loaded" in caplog.records[-1].getMessage()
     assert con.execute("select count(*) from raw.crm_contacts").fetchone()[0] == 1
 
 
