@@ -477,6 +477,8 @@ INCREMENTAL_MODELS = (
     "marts.fct_session_events",
     "marts.fct_sessions",
     "marts.customer_golden_fields",
+    "marts.customer_timeline",
+    "marts.pseudonymized_customer_timeline",
 )
 
 

@@ -1,8 +1,8 @@
-"""Three nights of the soak on one warehouse, with the checks of ``benchmarks.soak``.
+"""Two nights of the soak on one warehouse, with the checks of ``benchmarks.soak``.
 
 ``make soak`` runs the same soak for 20 nights and also runs the first night twice
 to check the warehouse size. Here the sample is small and each night runs once, to
-keep the test short: three ``cdp run`` of about 40 s each on an idle 2-core machine
+keep the test short: two ``cdp run`` of about 40 s each on an idle 2-core machine
 (an estimate from CPU time measured on a loaded one).
 """
 
@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks.soak import soak
 
-NIGHTS = 3
+NIGHTS = 2
 CUSTOMERS = 120
 
 

@@ -46,11 +46,9 @@
     of every other changed customer.
 #}
 {% macro delete_golden_fields_of_changed_inputs() -%}
-    delete from {{ this }} as previous
-    where not exists (
-        select 1
-        from ({{ cdp.golden_record_input_fingerprints() }}) as current_inputs
-        where current_inputs.customer_id = previous.customer_id
-            and current_inputs.inputs_fingerprint = previous._inputs_fingerprint
-    )
+    {{ cdp.delete_rows_of_stale_fingerprints(
+        '(' ~ cdp.golden_record_input_fingerprints() ~ ')',
+        'inputs_fingerprint',
+        '_inputs_fingerprint'
+    ) }}
 {%- endmacro %}

@@ -83,6 +83,49 @@
 {%- endmacro %}
 
 
+{# Query of the customers in `current_fingerprints` (a CTE or relation with
+   customer_id and `fingerprint_column`) that have no rows in this model with that
+   fingerprint in `stored_column`: new customers and customers whose inputs
+   changed. Call it inside is_incremental() only. A table from before
+   `stored_column` existed gives every customer. #}
+{% macro customers_with_changed_fingerprints(
+    current_fingerprints, fingerprint_column, stored_column
+) -%}
+    {%- set stored_columns = adapter.get_columns_in_relation(this)
+        | map(attribute='name') | list %}
+    select customer_id
+    from {{ current_fingerprints }} as current_fingerprints
+    {%- if stored_column in stored_columns %}
+    where not exists (
+        select 1 from {{ this }} as previous
+        where previous.customer_id = current_fingerprints.customer_id
+            and previous.{{ stored_column }}
+                = current_fingerprints.{{ fingerprint_column }}
+    )
+    {%- endif %}
+{%- endmacro %}
+
+
+{# Post-hook of the customer-grain marts that store a fingerprint of their inputs
+   in `stored_column`: delete the rows whose fingerprint is not the customer's
+   current one in `current_fingerprints` (a relation, or a query in parentheses,
+   with customer_id and `fingerprint_column`). The model's run replaced the rows
+   of every changed customer that still has inputs, so the rows left belong to
+   customers that are gone or whose new inputs gave no row. #}
+{% macro delete_rows_of_stale_fingerprints(
+    current_fingerprints, fingerprint_column, stored_column
+) -%}
+    delete from {{ this }} as previous
+    where not exists (
+        select 1
+        from {{ current_fingerprints }} as current_fingerprints
+        where current_fingerprints.customer_id = previous.customer_id
+            and current_fingerprints.{{ fingerprint_column }}
+                = previous.{{ stored_column }}
+    )
+{%- endmacro %}
+
+
 {# Post-hook of int_web_profiles: delete the web records none of whose events is
    left in `events` (stg_web__events). #}
 {% macro delete_web_records_without_events(events) -%}

@@ -39,6 +39,10 @@ WITHOUT_COUNTERPART = {
     "event and customer ids",
     "pseudonymized_sessions": "the rows of analytics.sessions, stored beside the "
     "raw session, visitor and customer ids",
+    "pseudonymized_customer_timeline": "the rows of analytics.customer_timeline, "
+    "stored beside the raw touchpoint and customer ids",
+    "customer_timeline_fingerprints": "a hash per customer for incremental models",
+    "customer_touchpoints": "ephemeral: no table, the rows of customer_timeline",
     "fct_session_events": "its session, page, referrer host, UTM parameters and "
     "product are in analytics.events",
     **{

@@ -18,7 +18,12 @@ import duckdb
 RUN_TIME_COLUMNS = {"entered_at", "left_at", "_processed_at"}
 # Fingerprints use each engine's own hash function (cdp.rows_fingerprint), so they
 # differ between the engines by design.
-ENGINE_HASH_COLUMNS = {"records_fingerprint", "_inputs_fingerprint"}
+ENGINE_HASH_COLUMNS = {
+    "records_fingerprint",
+    "_inputs_fingerprint",
+    "touchpoints_fingerprint",
+    "_touchpoints_fingerprint",
+}
 UNCOMPARED_COLUMNS = RUN_TIME_COLUMNS | ENGINE_HASH_COLUMNS
 
 

@@ -23,20 +23,12 @@ input_fingerprints as (
 ),
 
 {% if is_incremental() %}
-{%- set stored_columns = adapter.get_columns_in_relation(this)
-    | map(attribute='name') | list %}
 -- New customers, and customers whose inputs changed since their rows were written.
 changed_customers as (
 
-    select customer_id
-    from input_fingerprints
-    {%- if '_inputs_fingerprint' in stored_columns %}
-    where not exists (
-        select 1 from {{ this }} as previous
-        where previous.customer_id = input_fingerprints.customer_id
-            and previous._inputs_fingerprint = input_fingerprints.inputs_fingerprint
-    )
-    {%- endif %}
+    {{ cdp.customers_with_changed_fingerprints(
+        'input_fingerprints', 'inputs_fingerprint', '_inputs_fingerprint'
+    ) }}
 
 ),
 

@@ -1,132 +1,74 @@
--- One row per touchpoint of a known customer across every source: web session
--- starts, orders, email activities, helpdesk tickets, social lead forms and CRM
--- contact creation. detail carries ids, campaign names, channels and statuses,
--- never names, addresses or free text.
+-- One row per touchpoint of a known customer across every source (the union is
+-- in customer_touchpoints), numbered in time order per customer.
+-- Incremental: a customer is computed again when its touchpoints no longer match
+-- the fingerprint stored in its rows (customer_timeline_fingerprints). The
+-- post-hook deletes the rows of customers with no touchpoints left. A table from
+-- before the fingerprint column gets it empty, so its next run computes every
+-- customer.
+{#- dbt-spark has no delete+insert strategy: the Spark target rebuilds the table. -#}
+{{ config(
+    materialized='table' if target.type == 'spark' else 'incremental',
+    unique_key='customer_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    post_hook=[] if target.type == 'spark' else "{{ cdp.delete_rows_of_stale_fingerprints(
+        ref('customer_timeline_fingerprints'),
+        'touchpoints_fingerprint',
+        '_touchpoints_fingerprint'
+    ) }}",
+) }}
 with
 
-sessions as (
+fingerprints as (
 
-    select * from {{ ref('fct_sessions') }}
-
-),
-
-orders as (
-
-    select * from {{ ref('fct_orders') }}
+    select * from {{ ref('customer_timeline_fingerprints') }}
 
 ),
 
-email_activities as (
+{% if is_incremental() %}
+-- New customers, and customers whose touchpoints changed since their rows were
+-- written.
+changed_customers as (
 
-    select * from {{ ref('fct_email_activities') }}
-
-),
-
-tickets as (
-
-    select * from {{ ref('fct_support_tickets') }}
-
-),
-
-record_touchpoints as (
-
-    select * from {{ ref('int_record_touchpoints') }}
+    {{ cdp.customers_with_changed_fingerprints(
+        'fingerprints', 'touchpoints_fingerprint', '_touchpoints_fingerprint'
+    ) }}
 
 ),
 
-customer_records as (
-
-    select * from {{ ref('customer_source_records') }}
-
-),
-
+{% endif %}
 touchpoints as (
 
-    select
-        customer_id,
-        started_at as occurred_at,
-        'web_events' as source,
-        'session_started' as touchpoint_type,
-        session_id as source_record_id,
-        {{ dbt.concat([
-            "'channel: '", 'channel',
-            "', landing page: '", "coalesce(landing_page, '-')",
-        ]) }} as detail
-    from sessions
-    where customer_id is not null
-
-    union all
-
-    select
-        customer_id,
-        ordered_at,
-        'shop_orders',
-        'order_placed',
-        order_id,
-        {{ dbt.concat([
-            "'status: '", "coalesce(financial_status, '-')",
-            "', total EUR: '", "coalesce(cast(total_eur as " ~ dbt.type_string() ~ "), '-')",
-        ]) }}
-    from orders
-
-    union all
-
-    select
-        customer_id,
-        occurred_at,
-        'email_activity',
-        {{ dbt.concat(["'email_'", 'activity_type']) }},
-        email_activity_id,
-        {{ dbt.concat(["'campaign: '", "coalesce(campaign_name, campaign_id, '-')"]) }}
-    from email_activities
-
-    union all
-
-    select
-        customer_id,
-        created_at,
-        'helpdesk_tickets',
-        'ticket_created',
-        ticket_id,
-        {{ dbt.concat([
-            "'channel: '", "coalesce(channel, '-')",
-            "', status: '", "coalesce(status, '-')",
-        ]) }}
-    from tickets
-
-    union all
-
-    select
-        customer_records.customer_id,
-        record_touchpoints.occurred_at,
-        record_touchpoints.source,
-        record_touchpoints.touchpoint_type,
-        record_touchpoints.source_record_id,
-        record_touchpoints.detail
-    from record_touchpoints
-    inner join customer_records
-        on record_touchpoints.record_key = customer_records.record_key
+    select * from {{ ref('customer_touchpoints') }}
+    {% if is_incremental() %}
+    where customer_id in (select customer_id from changed_customers)
+    {% endif %}
 
 ),
 
 final as (
 
     select
-        {{ cdp.surrogate_key(['source', 'touchpoint_type', 'source_record_id']) }}
-            as touchpoint_id,
-        customer_id,
-        occurred_at,
-        source,
-        touchpoint_type,
-        source_record_id,
-        detail,
+        touchpoints.touchpoint_id,
+        touchpoints.customer_id,
+        touchpoints.occurred_at,
+        touchpoints.source,
+        touchpoints.touchpoint_type,
+        touchpoints.source_record_id,
+        touchpoints.detail,
         cast(row_number() over (
-            partition by customer_id
-            order by occurred_at, source, touchpoint_type, source_record_id
-        ) as {{ dbt.type_bigint() }}) as touchpoint_number
+            partition by touchpoints.customer_id
+            order by
+                touchpoints.occurred_at,
+                touchpoints.source,
+                touchpoints.touchpoint_type,
+                touchpoints.source_record_id
+        ) as {{ dbt.type_bigint() }}) as touchpoint_number,
+        fingerprints.touchpoints_fingerprint as _touchpoints_fingerprint,
+        {{ cdp.processed_at() }} as _processed_at
     from touchpoints
-    where customer_id is not null
-        and occurred_at is not null
+    inner join fingerprints
+        on touchpoints.customer_id = fingerprints.customer_id
 
 )
 
