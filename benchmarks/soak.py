@@ -5,7 +5,7 @@ out over the nights: about half arrive on the first night with all their records
 rest spread evenly over the later ones. Whole persons arrive, so the share of records
 merged into customers stays near the first night's and the identity check on its
 change (``merge_rate_change``) does not stop a night. Each night also re-exports some earlier CRM contacts with a new
-email address or street (newer ``Last Modified Date``). From the third night on, the
+email address or street (newer ``Last Modified Date``). From the second night on, the
 social lead export of the night before arrives again under the same name without a
 few of its leads. That is how a source withdraws rows, because staging keeps the
 newest version of a record across files and a record missing from a later extract
@@ -312,7 +312,7 @@ class Nights:
                 write_extract(
                     source, night_file(self.landing, source, run_date), extract
                 )
-        if night >= 3:
+        if night >= 2:
             withdraw_leads(self.landing, run_date - timedelta(days=1), self.rng)
 
 

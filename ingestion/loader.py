@@ -11,9 +11,9 @@ retention step (``orchestration/privacy/retention.py``) deletes for their age mo
 from ``rows_loaded`` to ``rows_purged``. A file whose content hash is already in
 the load log is skipped, so loading the same night twice adds nothing. A file
 whose size, modification time, change time and inode are those logged when it was
-loaded is skipped without reading it (``file_stat``), a stricter rsync quick check;
-any write to the file, even one that restores its modification time, moves its
-change time, so the file is hashed again.
+loaded is skipped without reading it (``file_stat``), a stricter rsync quick check.
+On Linux any write to the file, even one that restores its modification time,
+moves its change time, so the file is hashed again.
 ``reset_raw`` drops all of it, so the next load rebuilds ``raw`` from every
 landing file. Whatever removes raw rows (a replaced file, erasure, retention) sets
 the file's ``rows_removed_at``. The incremental staging models look for gone rows
@@ -26,6 +26,7 @@ import hashlib
 import logging
 import os
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,8 @@ from ingestion.sources import SOURCES, Source
 logger = logging.getLogger(__name__)
 
 FULL_REFRESH_VARIABLE = "CDP_FULL_REFRESH"
+# A file changed more recently than this gets no file_stat (see file_stat).
+RECENT_CHANGE_SECONDS = 2.0
 
 LOAD_LOG_DDL = """
 create table if not exists raw._load_log (
@@ -234,18 +237,31 @@ def reset_raw_if_requested(con: duckdb.DuckDBPyConnection) -> bool:
     return True
 
 
-def file_stat(path: Path) -> str:
+def file_stat(path: Path) -> str | None:
     """Return the size, modification and change times (ns) and inode of the file
-    behind ``path`` as text. Writing the file changes it, and reading does not."""
+    behind ``path`` as text. Writing the file changes it, and reading does not.
+
+    Returns None for a file changed less than ``RECENT_CHANGE_SECONDS`` ago. Some
+    file systems stamp times from a clock that advances every few milliseconds, so
+    a second write in the same tick would leave the text unchanged. Such a file is
+    hashed on every load until it has been left alone for that long.
+    NOTE: on Linux any write moves the change time. Other systems (Windows, FAT,
+    some network and FUSE mounts) may report another time as st_ctime, and there
+    a same-size rewrite that keeps the modification time would be skipped.
+    """
     stat = path.stat()
+    if time.time_ns() - stat.st_ctime_ns < RECENT_CHANGE_SECONDS * 1e9:
+        return None
     return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}"
 
 
 def sha_of_unchanged_file(
-    con: duckdb.DuckDBPyConnection, source: Source, file_name: str, stat: str
+    con: duckdb.DuckDBPyConnection, source: Source, file_name: str, stat: str | None
 ) -> str | None:
     """Return the logged hash of the loaded file ``file_name`` when its logged
     ``file_stat`` is ``stat``, else None."""
+    if stat is None:
+        return None
     row = con.execute(
         "select sha256 from raw._load_log where source = ? and file = ? "
         "and file_stat = ? and status = 'loaded' limit 1",
@@ -255,11 +271,17 @@ def sha_of_unchanged_file(
 
 
 def _remember_file_stat(
-    con: duckdb.DuckDBPyConnection, source: Source, file_name: str, sha: str, stat: str
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    file_name: str,
+    sha: str,
+    stat: str | None,
 ) -> None:
     """Log ``stat`` for the loaded file of this name and hash, so the next night
     skips it unread. This covers load logs from before ``file_stat`` and files that
     the erasure step rewrote."""
+    if stat is None:
+        return
     con.execute(
         "update raw._load_log set file_stat = ? where source = ? and file = ? "
         "and sha256 = ? and status = 'loaded'",

@@ -107,6 +107,8 @@ def mirror_load_log(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 # Runs on DuckDB and on Spark SQL; {micros} turns a timestamp into microseconds.
+# It leaves out file_stat, which a Spark copy from before that column lacks, so
+# Spark's file_stat can lag DuckDB's. Only the DuckDB loader reads it.
 _LOAD_LOG_FINGERPRINT = f"""
 select
     count(*),

@@ -45,9 +45,10 @@
 
 {#
     Fingerprint of a set of rows: a 64-bit hash of each row's `columns`, combined
-    with XOR, so the order of the rows does not matter. Rows must differ in at
-    least one column (include a key), since two equal rows cancel out. Returned as
-    text, so it has one type on every engine.
+    with XOR, so the order of the rows does not matter, followed by the row count.
+    Two equal rows cancel out in the XOR, so include a key in `columns`; the count
+    still tells one copy of a row from three. Returned as text, so it has one type
+    on every engine.
     NOTE: two different sets of rows share a fingerprint with a chance of about
     one in 2^64, and an incremental model would then keep their stale rows.
 #}
@@ -56,12 +57,20 @@
 {% endmacro %}
 
 {% macro default__rows_fingerprint(columns) -%}
-    cast(bit_xor(xxhash64({{ columns | join(', ') }})) as {{ dbt.type_string() }})
+    {{ dbt.concat([
+        'cast(bit_xor(xxhash64(' ~ columns | join(', ') ~ ')) as ' ~ dbt.type_string() ~ ')',
+        "':'",
+        'cast(count(*) as ' ~ dbt.type_string() ~ ')',
+    ]) }}
 {%- endmacro %}
 
 {# DuckDB's hash of several values XORs in the hash of the last one, so two rows
    whose last column changed to the same new value would cancel that change out.
    Hashing the row hash again mixes it first. #}
 {% macro duckdb__rows_fingerprint(columns) -%}
-    cast(bit_xor(hash(hash({{ columns | join(', ') }}))) as {{ dbt.type_string() }})
+    {{ dbt.concat([
+        'cast(bit_xor(hash(hash(' ~ columns | join(', ') ~ '))) as ' ~ dbt.type_string() ~ ')',
+        "':'",
+        'cast(count(*) as ' ~ dbt.type_string() ~ ')',
+    ]) }}
 {%- endmacro %}

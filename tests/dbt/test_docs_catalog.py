@@ -41,11 +41,14 @@ def docs_artifacts(built_warehouse, tmp_path_factory) -> tuple[dict, dict]:
 
 def mart_models(manifest: dict) -> dict[str, str]:
     """Map the unique id of each model under models/marts/ and models/analytics/,
-    the layers people query, to its name."""
+    the layers people query, to its name. Ephemeral models have no relation, so
+    they are left out."""
     return {
         node_id: node["name"]
         for node_id, node in manifest["nodes"].items()
-        if node["resource_type"] == "model" and node["fqn"][1] in ("marts", "analytics")
+        if node["resource_type"] == "model"
+        and node["fqn"][1] in ("marts", "analytics")
+        and node["config"]["materialized"] != "ephemeral"
     }
 
 

@@ -130,6 +130,20 @@ def test_rows_carry_current_fingerprint(con):
     assert customers == fingerprints
 
 
+def test_fingerprint_ends_with_touchpoint_count(con):
+    """The count tells one copy of a touchpoint from three, which XOR cannot."""
+    mismatched = con.execute(
+        "select count(*) from marts.customer_timeline_fingerprints as fingerprints "
+        "inner join (select customer_id, count(*) as touchpoints "
+        "from marts.customer_timeline group by customer_id) as counted "
+        "using (customer_id) "
+        "where not ends_with(fingerprints.touchpoints_fingerprint, "
+        "':' || counted.touchpoints)"
+    ).fetchone()[0]
+
+    assert mismatched == 0
+
+
 def test_night_computes_only_changed_customers(writable_copy, tmp_path):
     """A customer whose stored fingerprint no longer matches is computed again, in
     both tables. A matching customer stays as stored, so the run did not read it."""

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from ingestion import loader
 from ingestion.loader import (
     FULL_REFRESH_VARIABLE,
     landing_files,
@@ -84,6 +85,27 @@ def test_same_content_loaded_once(con, tmp_path):
     assert con.execute("select count(*) from raw.crm_contacts").fetchone()[0] == 1
 
 
+@pytest.fixture
+def stat_of_new_files(monkeypatch):
+    """Log the file_stat of files written a moment ago, as of older files."""
+    monkeypatch.setattr(loader, "RECENT_CHANGE_SECONDS", 0)
+
+
+def test_new_file_gets_no_stat(con, tmp_path, caplog):
+    landing = tmp_path / "landing"
+    body = "\n".join([CRM_HEADER, crm_row("1")]) + "\n"
+    write(landing, CRM_CONTACTS, "crm_contacts_2026-11-30.csv", body)
+    load_source(con, CRM_CONTACTS, landing)
+
+    with caplog.at_level(logging.INFO, logger="ingestion.loader"):
+        [second] = load_source(con, CRM_CONTACTS, landing)
+
+    assert second.status == "skipped"
+    assert "content already loaded" in caplog.text
+    assert con.execute("select file_stat from raw._load_log").fetchall() == [(None,)]
+
+
+@pytest.mark.usefixtures("stat_of_new_files")
 def test_unchanged_file_skipped_without_reading(con, tmp_path, caplog):
     landing = tmp_path / "landing"
     body = "\n".join([CRM_HEADER, crm_row("1")]) + "\n"
@@ -108,6 +130,7 @@ def rewrite_keeping_mtime(path: Path, body: str) -> None:
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
 
 
+@pytest.mark.usefixtures("stat_of_new_files")
 def test_same_size_rewrite_loaded(con, tmp_path):
     landing = tmp_path / "landing"
     name = "crm_contacts_2026-11-30.csv"
@@ -123,6 +146,7 @@ def test_same_size_rewrite_loaded(con, tmp_path):
     ]
 
 
+@pytest.mark.usefixtures("stat_of_new_files")
 def test_touched_file_rehashed_then_skipped(con, tmp_path, caplog):
     landing = tmp_path / "landing"
     body = "\n".join([CRM_HEADER, crm_row("1")]) + "\n"
