@@ -192,6 +192,29 @@ def test_night_computes_only_changed_customers(writable_copy, tmp_path):
         ).fetchall() == [("stale",)]
 
 
+def test_table_without_fingerprints_is_recomputed(writable_copy, tmp_path):
+    """A timeline table from before the fingerprint column gets the column, and its
+    next run computes every customer."""
+    with duckdb.connect(str(writable_copy)) as con:
+        (customer_id, *_) = two_customers_with_touchpoints(con)
+        expected = timeline_rows(con, customer_id)
+        con.execute("alter table marts.customer_timeline drop _touchpoints_fingerprint")
+        con.execute("alter table marts.customer_timeline drop _processed_at")
+        con.execute(
+            "update marts.customer_timeline set detail = 'stale' where customer_id = ?",
+            [customer_id],
+        )
+
+    run_timeline_models(writable_copy, tmp_path)
+
+    with duckdb.connect(str(writable_copy), read_only=True) as con:
+        assert timeline_rows(con, customer_id) == expected
+        assert con.execute(
+            "select count(*) from marts.customer_timeline "
+            "where _touchpoints_fingerprint is null or _processed_at is null"
+        ).fetchone() == (0,)
+
+
 def test_customers_without_touchpoints_deleted(writable_copy, tmp_path):
     with duckdb.connect(str(writable_copy)) as con:
         (customer_id, *_) = two_customers_with_touchpoints(con)
