@@ -327,7 +327,7 @@ def load_source(
 def load_file(
     con: duckdb.DuckDBPyConnection, source: Source, path: Path
 ) -> FileLoadResult:
-    # Taken before the file is read, so a write during the read shows next night.
+    # Taken before the file is read, so a write during the read shows up next night.
     stat = file_stat(path)
     sha = sha_of_unchanged_file(con, source, path.name, stat)
     if sha is not None:

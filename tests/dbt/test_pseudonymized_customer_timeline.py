@@ -2,7 +2,8 @@
 
 marts.customer_timeline computes a customer again only when the customer's
 touchpoints no longer match the fingerprint in its rows, and
-marts.pseudonymized_customer_timeline holds the rows of analytics.customer_timeline.
+marts.pseudonymized_customer_timeline contains the rows of
+analytics.customer_timeline.
 Runs on the ``small_warehouse`` fixture, and on a copy of it where a test changes
 rows or the key and runs dbt again.
 """
@@ -10,11 +11,15 @@ rows or the key and runs dbt again.
 from __future__ import annotations
 
 import duckdb
-import pytest
 
 from orchestration.privacy import store
 from tests.dbt.test_dbt_project import run_dbt
-from tests.dbt.test_pseudonymized_events import con, pseudonym_key, writable_copy
+from tests.dbt.test_pseudonymized_events import (
+    check_new_key_replaces_pseudonyms,
+    con,
+    pseudonym_key,
+    writable_copy,
+)
 
 __all__ = ["con", "writable_copy"]
 
@@ -131,7 +136,7 @@ def test_rows_carry_current_fingerprint(con):
 
 
 def test_fingerprint_ends_with_touchpoint_count(con):
-    """The count tells one copy of a touchpoint from three, which XOR cannot."""
+    """The count distinguishes one copy of a touchpoint from three, which XOR cannot."""
     mismatched = con.execute(
         "select count(*) from marts.customer_timeline_fingerprints as fingerprints "
         "inner join (select customer_id, count(*) as touchpoints "
@@ -237,24 +242,11 @@ def test_customers_without_touchpoints_deleted(writable_copy, tmp_path):
 
 
 def test_new_key_replaces_stored_timeline_pseudonyms(writable_copy, tmp_path):
-    new_key = "cd" * 32
-    with duckdb.connect(str(writable_copy)) as con:
-        old_pseudonyms = stored_pseudonyms(con)
-        con.execute(
-            "update privacy.settings set value = ? where name = ?",
-            [new_key, store.PSEUDONYM_KEY_SETTING],
-        )
-        expected = expected_pseudonyms(con, new_key)
-
-        # Until dbt runs, the view raises an error instead of showing old pseudonyms.
-        with pytest.raises(duckdb.Error, match="earlier pseudonym key"):
-            con.execute("select count(*) from analytics.customer_timeline").fetchall()
-
-    result = run_dbt(
-        ["run", "--select", "pseudonymized_customer_timeline"], writable_copy, tmp_path
+    check_new_key_replaces_pseudonyms(
+        writable_copy,
+        tmp_path,
+        "analytics.customer_timeline",
+        "pseudonymized_customer_timeline",
+        expected_pseudonyms,
+        stored_pseudonyms,
     )
-
-    assert result.returncode == 0, result.stdout[-3000:]
-    with duckdb.connect(str(writable_copy), read_only=True) as con:
-        assert stored_pseudonyms(con) == expected
-        assert stored_pseudonyms(con).isdisjoint(old_pseudonyms)

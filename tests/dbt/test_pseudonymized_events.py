@@ -70,6 +70,35 @@ def visitor_pseudonym_of(con: duckdb.DuckDBPyConnection, event_id: str) -> str:
     ).fetchone()[0]
 
 
+def check_new_key_replaces_pseudonyms(
+    warehouse: Path, tmp_path: Path, view: str, model: str, expected_of, stored_of
+) -> str:
+    """Replace the pseudonym key of ``warehouse`` and check that ``view`` raises an
+    error until ``model`` runs, and that the run then stores only pseudonyms under
+    the new key. ``expected_of(con, key)`` computes them in Python and
+    ``stored_of(con)`` reads them from the model. Returns the new key."""
+    new_key = "cd" * 32
+    with duckdb.connect(str(warehouse)) as con:
+        old_pseudonyms = stored_of(con)
+        con.execute(
+            "update privacy.settings set value = ? where name = ?",
+            [new_key, store.PSEUDONYM_KEY_SETTING],
+        )
+        expected = expected_of(con, new_key)
+
+        # Until dbt runs, the view raises an error instead of showing old pseudonyms.
+        with pytest.raises(duckdb.Error, match="earlier pseudonym key"):
+            con.execute(f"select count(*) from {view}").fetchall()
+
+    result = run_dbt(["run", "--select", model], warehouse, tmp_path)
+
+    assert result.returncode == 0, result.stdout[-3000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert stored_of(con) == expected
+        assert stored_of(con).isdisjoint(old_pseudonyms)
+    return new_key
+
+
 @pytest.fixture(scope="module")
 def con(small_warehouse):
     with duckdb.connect(str(small_warehouse), read_only=True) as connection:
@@ -158,24 +187,17 @@ def test_night_computes_only_newer_events(writable_copy, tmp_path):
 
 
 def test_new_key_replaces_stored_pseudonyms(writable_copy, tmp_path):
-    new_key = "ab" * 32
-    with duckdb.connect(str(writable_copy)) as con:
-        old_pseudonyms = stored_pseudonyms(con)
-        con.execute(
-            "update privacy.settings set value = ? where name = ?",
-            [new_key, store.PSEUDONYM_KEY_SETTING],
-        )
-        expected = expected_pseudonyms(con, new_key)
-
-        # Until dbt runs, the view raises an error instead of showing old pseudonyms.
-        with pytest.raises(duckdb.Error, match="earlier pseudonym key"):
-            con.execute("select count(*) from analytics.events").fetchall()
-
-    result = run_dbt(
-        ["run", "--select", "pseudonymized_events"], writable_copy, tmp_path
+    new_key = check_new_key_replaces_pseudonyms(
+        writable_copy,
+        tmp_path,
+        "analytics.events",
+        "pseudonymized_events",
+        expected_pseudonyms,
+        stored_pseudonyms,
     )
-    assert result.returncode == 0, result.stdout[-3000:]
+
     with duckdb.connect(str(writable_copy), read_only=True) as con:
+        expected = expected_pseudonyms(con, new_key)
         fingerprints = con.execute(
             "select count(distinct key_fingerprint) from marts.pseudonymized_events"
         ).fetchone()[0]
@@ -185,7 +207,5 @@ def test_new_key_replaces_stored_pseudonyms(writable_copy, tmp_path):
             ).fetchall()
         )
 
-        assert stored_pseudonyms(con) == expected
-        assert stored_pseudonyms(con).isdisjoint(old_pseudonyms)
         assert fingerprints == 1
         assert view_pseudonyms == expected

@@ -7,11 +7,15 @@ rows or the key and runs dbt again.
 from __future__ import annotations
 
 import duckdb
-import pytest
 
 from orchestration.privacy import store
 from tests.dbt.test_dbt_project import run_dbt
-from tests.dbt.test_pseudonymized_events import con, pseudonym_key, writable_copy
+from tests.dbt.test_pseudonymized_events import (
+    check_new_key_replaces_pseudonyms,
+    con,
+    pseudonym_key,
+    writable_copy,
+)
 
 __all__ = ["con", "writable_copy"]
 
@@ -107,24 +111,11 @@ def test_night_computes_only_newer_sessions(writable_copy, tmp_path):
 
 
 def test_new_key_replaces_stored_session_pseudonyms(writable_copy, tmp_path):
-    new_key = "cd" * 32
-    with duckdb.connect(str(writable_copy)) as con:
-        old_pseudonyms = stored_pseudonyms(con)
-        con.execute(
-            "update privacy.settings set value = ? where name = ?",
-            [new_key, store.PSEUDONYM_KEY_SETTING],
-        )
-        expected = expected_pseudonyms(con, new_key)
-
-        # Until dbt runs, the view raises an error instead of showing old pseudonyms.
-        with pytest.raises(duckdb.Error, match="earlier pseudonym key"):
-            con.execute("select count(*) from analytics.sessions").fetchall()
-
-    result = run_dbt(
-        ["run", "--select", "pseudonymized_sessions"], writable_copy, tmp_path
+    check_new_key_replaces_pseudonyms(
+        writable_copy,
+        tmp_path,
+        "analytics.sessions",
+        "pseudonymized_sessions",
+        expected_pseudonyms,
+        stored_pseudonyms,
     )
-
-    assert result.returncode == 0, result.stdout[-3000:]
-    with duckdb.connect(str(writable_copy), read_only=True) as con:
-        assert stored_pseudonyms(con) == expected
-        assert stored_pseudonyms(con).isdisjoint(old_pseudonyms)

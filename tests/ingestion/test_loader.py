@@ -87,7 +87,7 @@ def test_same_content_loaded_once(con, tmp_path):
 
 @pytest.fixture
 def stat_of_new_files(monkeypatch):
-    """Log the file_stat of files written a moment ago, as of older files."""
+    """Let files written a moment ago get a file_stat, as older files do."""
     monkeypatch.setattr(loader, "RECENT_CHANGE_SECONDS", 0)
 
 

@@ -1,6 +1,6 @@
 -- One row per touchpoint of a known customer across every source, without its
 -- position in the customer's timeline. customer_timeline_fingerprints and
--- customer_timeline read it; being ephemeral, it is a common table expression of
+-- customer_timeline read it. Being ephemeral, it is a common table expression of
 -- each and has no table in the warehouse. detail carries ids, campaign names,
 -- channels and statuses, never names, addresses or free text.
 {{ config(materialized='ephemeral') }}
