@@ -102,6 +102,9 @@ def write_analyst_copy(con: duckdb.DuckDBPyConnection, target: Path) -> dict[str
 
     Raises ``ValueError`` when the warehouse has no analytics schema.
     """
+    # TODO: every night rewrites all rows (49 million, 48 s at 1,000,000
+    # customers). Replacing only the rows that the pseudonymized marts wrote since
+    # the last copy would make a quiet night's copy cheap.
     relations = analytics_relations(con)
     if not relations:
         raise ValueError(
