@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install run test test-slow dev bench bench-ingest bench-identity bench-accuracy soak reliability-report lint clean
+.PHONY: install run test test-slow dev bench bench-ingest bench-identity bench-identity-nights bench-accuracy soak reliability-report lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -60,6 +60,10 @@ bench-ingest: install
 
 bench-identity: install
 	$(BIN)/python -m benchmarks.identity_scale
+
+# An incremental identity night against a full one on the same data, compared.
+bench-identity-nights: install
+	$(BIN)/python -m benchmarks.identity_nights
 
 # Consecutive nights on one warehouse with the checks of benchmarks/soak.py; each
 # night is one full cdp run, and the first night runs twice.

@@ -151,6 +151,11 @@ def identity_resolution(
         metadata |= {
             "records_scored_again": result.incremental.records_to_score,
             "pair_vectors_reused": result.incremental.reused_pairs,
+            "pair_vectors_stored": result.incremental.stored_pairs,
+            # How far the prior and term frequencies could have moved a score since
+            # the last full scoring; a full scoring follows at SCORE_MARGIN_BITS.
+            "score_drift_bits": round(result.incremental.plan.drift_bits, 3),
+            "full_scoring_reason": result.incremental.full_run_reason or "",
         }
     if result.f1 is not None:
         metadata |= {

@@ -12,6 +12,21 @@ and every run computes every score again with Splink's own SQL from the vectors,
 the current prior and the current term frequencies. That step is cheap
 arithmetic. The string comparisons that make the vectors take the time.
 
+Most blocked pairs score far below the review band. A run keeps the vectors of
+pairs that score at most ``SCORE_MARGIN_BITS`` below the lowest kept score
+(``prune_weight``) and drops the others. A dropped pair of two unchanged records
+stays dropped, which is safe as long as its score cannot have risen by the margin
+since it was scored. Its comparison vector is the same, so only the prior and the
+term frequencies of its names can move its score. Every run therefore records the
+range each of them took since the last full scoring: the prior's match weight, and
+per name the log2 of its term frequency (``incremental_tf_ranges``, keyed by a hash
+of the name). The score of a pair moves at most by the width of the prior's range
+plus, per comparison with term frequency adjustments, its adjustment weight times
+the widest range of that column. Splink adjusts by the log2 of the larger of the
+two term frequencies, which moves no more than the larger of their two moves. When
+that bound reaches the margin, the run scores every pair again and the ranges
+start afresh.
+
 A run with stored state:
 
 1. marks records for scoring: new records, records whose matching columns changed
@@ -19,28 +34,32 @@ A run with stored state:
    every record of a previous identifier component that is now split. The pairs
    inside such a component were skipped last time, and a full run now scores them
    (``splink_model.skip_identifier_linked_pairs``);
-2. lets Splink block all records as usual but score only pairs with at least one
-   marked record and with records in different identifier components;
+2. lets Splink score the pairs with at least one marked record and with records in
+   different identifier components. Each blocking rule runs twice, once with the
+   marked records on the left and once on the right, so each join starts from the
+   few marked records instead of from all of them;
 3. adds the stored vectors of pairs of two unmarked records whose records now lie in
    different identifier components. Such a pair had the same values last time, so
    the same blocking rule found it, and it lay in different components then too,
    or its component split and marked its records;
-4. scores all vectors with the current prior and term frequencies and keeps those
-   from the review band up, as ``splink_model.predict_links`` does.
+4. scores all vectors with the current prior and term frequencies, stores those
+   from ``prune_weight`` up and keeps those from the review band up, as
+   ``splink_model.predict_links`` does.
 
 A run without usable state marks every record. Splink's scores from step 2 are
 then final, so it skips steps 3 and 4.
 
-The stored state lives in three identity tables, written in the run's transaction:
+The stored state lives in four identity tables, written in the run's transaction:
 ``incremental_records`` (each record's hash of its matching columns and the number
-of its identifier component, which holds no record key, so an erasure that deletes
-a person's records leaves none of their keys behind), ``incremental_pair_vectors``
-(every blocked pair across identifier components, with its vector) and
-``incremental_state`` (a key of the model file and the Splink and DuckDB versions).
-When the key differs, every record is marked and the run is a full one.
+of its identifier component), ``incremental_pair_vectors`` (the kept pairs across
+identifier components, with their vectors), ``incremental_tf_ranges`` and
+``incremental_state`` (a key of the model file and the Splink and DuckDB versions,
+``prune_weight`` and the prior's range). When the key or the prune weight differs,
+every record is marked and the run is a full one.
 
 On 994,661 generated records with 0.9% new or changed, the Splink step took 10 s
-instead of 19 s (BENCHMARKS.md). The rest of the run is not incremental.
+instead of 19 s before the margin and the split rules (BENCHMARKS.md has the later
+figures). The identifier graph and the rest of the run are not incremental.
 """
 
 from __future__ import annotations
@@ -48,13 +67,18 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from splink import Linker
-from splink.internals.misc import threshold_args_to_match_weight
+from splink.internals.misc import (
+    prob_to_bayes_factor,
+    threshold_args_to_match_weight,
+)
 from splink.internals.pipeline import CTEPipeline
 from splink.internals.predict import predict_from_comparison_vectors_sqls_using_settings
 from splink.internals.vertically_concatenate import enqueue_df_concat_with_tf
@@ -73,10 +97,39 @@ logger = logging.getLogger(__name__)
 
 STATE_RECORDS = f"{IDENTITY_SCHEMA}.incremental_records"
 STATE_PAIR_VECTORS = f"{IDENTITY_SCHEMA}.incremental_pair_vectors"
+STATE_TF_RANGES = f"{IDENTITY_SCHEMA}.incremental_tf_ranges"
 STATE = f"{IDENTITY_SCHEMA}.incremental_state"
 
 RECORD_HASHES = scratch_table("incremental_record_hashes")
 PAIR_VECTORS = scratch_table("incremental_pair_vectors")
+TF_RANGES = scratch_table("incremental_tf_ranges")
+
+# Stored vectors reach this many bits below the lowest kept match weight. After
+# one night with 1% new or changed records among 4,232,720, scores could have moved
+# by up to 2.01 bits, because a rare first name and a rare last name each doubled.
+# The prior moved by 0.01 bits. How many nights 10 bits last is an estimate.
+SCORE_MARGIN_BITS = 10.0
+
+
+@dataclass(frozen=True)
+class ScoringPlan:
+    """The scoring of one incremental run, and the state it stores afterwards.
+
+    ``full_run_reason`` is None when stored vectors are reused, else why every
+    record is scored. ``min_weight`` is the lowest match weight the run keeps
+    and ``prune_weight`` the lowest it stores. ``prior_weight_min`` and
+    ``prior_weight_max`` are the range of the prior's match weight since the last
+    full scoring, and ``drift_bits`` the most any dropped pair's score can have
+    moved in that time.
+    """
+
+    full_run_reason: str | None
+    state_key: str
+    min_weight: float
+    prune_weight: float
+    prior_weight_min: float
+    prior_weight_max: float
+    drift_bits: float
 
 
 @dataclass(frozen=True)
@@ -87,8 +140,12 @@ class IncrementalScoring:
     records: int
     reused_pairs: int
     scored_pairs: int
-    full_run_reason: str | None
-    state_key: str
+    stored_pairs: int
+    plan: ScoringPlan
+
+    @property
+    def full_run_reason(self) -> str | None:
+        return self.plan.full_run_reason
 
 
 def state_key(model_path: Path) -> str:
@@ -103,15 +160,40 @@ def state_key(model_path: Path) -> str:
     return digest.hexdigest()
 
 
-def mark_records_to_score(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
-    """Add ``NEEDS_SCORING`` to the matching records; return why all are marked.
+def mark_records_to_score(
+    con: duckdb.DuckDBPyConnection,
+    key: str,
+    settings: dict[str, Any],
+    min_weight: float,
+    margin_bits: float | None = None,
+) -> ScoringPlan:
+    """Add ``NEEDS_SCORING`` to the matching records; return the run's plan.
 
     Needs ``MATCHING_RECORDS`` with ``IDENTIFIER_COMPONENT`` and
-    ``clustering.IDENTIFIER_COMPONENTS``. Returns None when stored state was
-    usable, else the reason every record is marked.
+    ``clustering.IDENTIFIER_COMPONENTS``. ``settings`` is the model as the run
+    scores with it (its prior included), and ``min_weight`` the lowest match
+    weight the run keeps. Every record is marked when stored state is missing or
+    stale, or when the prior and term frequencies moved by ``margin_bits`` or more
+    since the last full scoring (``SCORE_MARGIN_BITS`` when None).
     """
+    if margin_bits is None:
+        margin_bits = SCORE_MARGIN_BITS
     _write_record_hashes(con)
-    reason = _full_run_reason(con, key)
+    prune_weight = min_weight - margin_bits
+    prior_weight = math.log2(
+        prob_to_bayes_factor(settings["probability_two_random_records_match"])
+    )
+    reason = _full_run_reason(con, key, prune_weight)
+    prior_range = _write_tf_ranges(con, settings, prior_weight, reason is None)
+    drift = _drift_bits(con, settings, prior_range)
+    if reason is None and drift >= margin_bits:
+        reason = (
+            f"the prior and term frequencies moved scores by up to {drift:.2f} bits "
+            f"since the last full scoring, not less than the margin of "
+            f"{margin_bits:g} bits"
+        )
+        prior_range = _write_tf_ranges(con, settings, prior_weight, False)
+        drift = 0.0
     if reason is not None:
         marked = f"select record_key, true as {NEEDS_SCORING} from {RECORD_HASHES}"
     else:
@@ -122,7 +204,112 @@ def mark_records_to_score(con: duckdb.DuckDBPyConnection, key: str) -> str | Non
         from {MATCHING_RECORDS} as m
         inner join ({marked}) as n using (record_key)
     """)
-    return reason
+    return ScoringPlan(
+        full_run_reason=reason,
+        state_key=key,
+        min_weight=min_weight,
+        prune_weight=prune_weight,
+        prior_weight_min=prior_range[0],
+        prior_weight_max=prior_range[1],
+        drift_bits=drift,
+    )
+
+
+def _comparison_tf_weights(settings: dict[str, Any]) -> list[dict[str, float]]:
+    """Per comparison, the adjustment weight of each column its levels adjust by."""
+    per_comparison = []
+    for comparison in settings["comparisons"]:
+        weights: dict[str, float] = {}
+        for level in comparison["comparison_levels"]:
+            column = level.get("tf_adjustment_column")
+            if column:
+                weight = float(level.get("tf_adjustment_weight", 1.0))
+                weights[column] = max(weights.get(column, 0.0), weight)
+        if weights:
+            per_comparison.append(weights)
+    return per_comparison
+
+
+def _write_tf_ranges(
+    con: duckdb.DuckDBPyConnection,
+    settings: dict[str, Any],
+    prior_weight: float,
+    extend_stored: bool,
+) -> tuple[float, float]:
+    """Write ``TF_RANGES``; return the prior weight's range since the last full
+    scoring.
+
+    Tonight's term frequencies follow Splink's definition (the share of a value
+    among the column's non-NULL values). With ``extend_stored`` the stored ranges
+    are widened by tonight's values, else they start from tonight's.
+    """
+    columns = sorted(
+        {column for weights in _comparison_tf_weights(settings) for column in weights}
+    )
+    tonight = (
+        " union all ".join(
+            f"""
+        select
+            '{column}' as column_name,
+            md5({column}::varchar) as value_hash,
+            log2(count(*) / (select count({column}) from {MATCHING_RECORDS}))
+                as log2_tf
+        from {MATCHING_RECORDS}
+        where {column} is not null
+        group by {column}
+        """
+            for column in columns
+        )
+        or "select null::varchar, null::varchar, null::double where false"
+    )
+    if extend_stored:
+        ranges = f"""
+            select
+                column_name,
+                value_hash,
+                least(s.min_log2_tf, t.log2_tf) as min_log2_tf,
+                greatest(s.max_log2_tf, t.log2_tf) as max_log2_tf
+            from {STATE_TF_RANGES} as s
+            full outer join ({tonight}) as t using (column_name, value_hash)
+        """
+        stored_min, stored_max = con.execute(
+            f"select prior_weight_min, prior_weight_max from {STATE}"
+        ).fetchone()
+        prior_range = (min(stored_min, prior_weight), max(stored_max, prior_weight))
+    else:
+        ranges = f"""
+            select column_name, value_hash, log2_tf as min_log2_tf,
+                log2_tf as max_log2_tf
+            from ({tonight})
+        """
+        prior_range = (prior_weight, prior_weight)
+    # least and greatest skip NULL, so a value new tonight starts its range.
+    con.execute(f"create or replace table {TF_RANGES} as {ranges}")
+    return prior_range
+
+
+def _drift_bits(
+    con: duckdb.DuckDBPyConnection,
+    settings: dict[str, Any],
+    prior_range: tuple[float, float],
+) -> float:
+    """Return the most a pair's match weight can have moved since the last full
+    scoring while its comparison vector stayed the same."""
+    widths = dict(
+        con.execute(
+            f"select column_name, max(max_log2_tf - min_log2_tf)::double "
+            f"from {TF_RANGES} "
+            "group by column_name"
+        ).fetchall()
+    )
+    drift = prior_range[1] - prior_range[0]
+    # Only one level of a comparison applies to a pair, so each comparison adds
+    # the largest move among the columns its levels adjust by.
+    for weights in _comparison_tf_weights(settings):
+        drift += max(
+            weight * (widths.get(column) or 0.0) for column, weight in weights.items()
+        )
+    return drift
 
 
 def _write_record_hashes(con: duckdb.DuckDBPyConnection) -> None:
@@ -145,7 +332,9 @@ def _write_record_hashes(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
-def _full_run_reason(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+def _full_run_reason(
+    con: duckdb.DuckDBPyConnection, key: str, prune_weight: float
+) -> str | None:
     tables = {
         row[0]
         for row in con.execute(
@@ -155,13 +344,22 @@ def _full_run_reason(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
         ).fetchall()
     }
     expected = {
-        name.split(".")[1] for name in (STATE, STATE_RECORDS, STATE_PAIR_VECTORS)
+        name.split(".")[1]
+        for name in (STATE, STATE_RECORDS, STATE_PAIR_VECTORS, STATE_TF_RANGES)
     }
     if not expected <= tables:
         return "no stored comparison vectors"
-    stored_key = con.execute(f"select state_key from {STATE}").fetchall()
-    if stored_key != [(key,)]:
+    state_columns = {row[0] for row in con.execute(f"describe {STATE}").fetchall()}
+    if "prune_weight" not in state_columns:
+        return "the stored comparison vectors are of an older version"
+    stored = con.execute(f"select state_key, prune_weight from {STATE}").fetchall()
+    if len(stored) != 1 or stored[0][0] != key:
         return "the model file, Splink or DuckDB changed since the vectors were stored"
+    if not math.isclose(stored[0][1], prune_weight, abs_tol=1e-9):
+        return (
+            "the threshold, the review band or the margin changed since the vectors "
+            "were stored"
+        )
     return None
 
 
@@ -193,50 +391,51 @@ def predict_links_incrementally(
     linker: Linker,
     splink_cursor: duckdb.DuckDBPyConnection,
     threshold: float,
-    min_probability: float,
-    full_run_reason: str | None,
-    key: str,
+    plan: ScoringPlan,
     on_predictions: Callable[[str], None] | None = None,
 ) -> tuple[int, IncrementalScoring]:
     """Score marked pairs, add stored vectors, and write the scored pairs to scratch.
 
-    ``con`` is the warehouse connection and ``linker`` must be made with ``skip_linked_pairs`` and ``marked_pairs_only``
-    (``splink_model.create_linker``), on matching records marked by
-    ``mark_records_to_score``. Writes ``SCORED_PAIRS`` and ``SPLINK_LINKS`` like
+    ``con`` is the warehouse connection and ``linker`` must be made with
+    ``skip_linked_pairs`` and ``marked_pairs_only`` (``splink_model.create_linker``),
+    on matching records marked by ``mark_records_to_score``, which returned
+    ``plan``. Writes ``SCORED_PAIRS`` and ``SPLINK_LINKS`` like
     ``splink_model.predict_links``, and ``PAIR_VECTORS`` for ``save_state``.
-    ``on_predictions`` gets the name of the predictions table, as there. ``key``
-    is the ``state_key`` to store the vectors under. Returns
+    ``on_predictions`` gets the name of the predictions table, as there. Returns
     the pairs at or above ``threshold`` and the counts of the step.
     """
-    new_pairs = linker.inference.predict(warning_mode="never")
+    new_pairs = linker.inference.predict(
+        threshold_match_weight=plan.prune_weight, warning_mode="never"
+    )
     gammas = _gamma_columns(splink_cursor, new_pairs.physical_name)
     vector_columns = ", ".join(["record_key_l", "record_key_r", "match_key", *gammas])
-    splink_cursor.execute(f"""
-        create or replace table {PAIR_VECTORS} as
-        select {vector_columns} from {new_pairs.physical_name}
-    """)
-    scored = fetch_value(splink_cursor, f"select count(*) from {PAIR_VECTORS}")
+    scored = fetch_value(
+        splink_cursor, f"select count(*) from {new_pairs.physical_name}"
+    )
 
     reused = 0
-    if full_run_reason is None:
+    if plan.full_run_reason is None:
+        splink_cursor.execute(f"""
+            create or replace table {PAIR_VECTORS} as
+            select {vector_columns} from {new_pairs.physical_name}
+        """)
         new_pairs.drop_table_from_database_and_remove_from_cache()
-        # TODO: every stored vector is scored again each night (2 million at
-        # 990,000 records). Only vectors whose score can reach the review band
-        # under any plausible prior would need it, but bounding the term frequency
-        # adjustments needs more work.
         reused = _add_stored_vectors(con, vector_columns)
-        predictions = _score_vectors(linker, min(threshold, min_probability))
+        predictions = _score_vectors(linker, plan.prune_weight)
     else:
         # Every record was marked, so Splink's scores are already the final ones.
-        # Keep the review band and up, filtered the way Splink's threshold filters.
         predictions = new_pairs
-        min_weight = threshold_args_to_match_weight(
-            min(threshold, min_probability), None
-        )
-        splink_cursor.execute(
-            f"delete from {predictions.physical_name} "
-            f"where not coalesce(match_weight >= {min_weight}, false)"
-        )
+    # Store every pair scored from the prune weight up, and keep the review band
+    # and up, filtered the way Splink's threshold filters.
+    splink_cursor.execute(f"""
+        create or replace table {PAIR_VECTORS} as
+        select {vector_columns} from {predictions.physical_name}
+    """)
+    stored = fetch_value(splink_cursor, f"select count(*) from {PAIR_VECTORS}")
+    splink_cursor.execute(
+        f"delete from {predictions.physical_name} "
+        f"where not coalesce(match_weight >= {plan.min_weight}, false)"
+    )
     pairs = keep_scored_pairs(
         splink_cursor, predictions.physical_name, threshold, on_predictions
     )
@@ -249,16 +448,25 @@ def predict_links_incrementally(
             f"from {MATCHING_RECORDS}"
         ).fetchall()[0]
     )
-    counts = IncrementalScoring(to_score, records, reused, scored, full_run_reason, key)
+    counts = IncrementalScoring(to_score, records, reused, scored, stored, plan)
     logger.info(
         "Scored the pairs of %d of %d records again and reused the comparison "
-        "vectors of %d pairs (%s)",
+        "vectors of %d pairs; stored %d vectors (%s; scores moved by up to %.2f "
+        "bits since the last full scoring)",
         to_score,
         records,
         reused,
-        full_run_reason or "incremental run",
+        stored,
+        plan.full_run_reason or "incremental run",
+        plan.drift_bits,
     )
     return pairs, counts
+
+
+def min_match_weight(threshold: float, min_probability: float) -> float:
+    """Return the lowest match weight a run keeps: the review band's or the
+    threshold's, whichever is lower."""
+    return threshold_args_to_match_weight(min(threshold, min_probability), None)
 
 
 def _gamma_columns(cursor: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -284,7 +492,7 @@ def _add_stored_vectors(con: duckdb.DuckDBPyConnection, columns: str) -> int:
     return fetch_value(con, f"select count(*) from {PAIR_VECTORS}") - before
 
 
-def _score_vectors(linker: Linker, threshold_match_probability: float):
+def _score_vectors(linker: Linker, threshold_match_weight: float):
     """Return Splink's predictions for the vectors in ``PAIR_VECTORS``.
 
     The records' matching columns and term frequencies come from Splink's own
@@ -315,13 +523,13 @@ def _score_vectors(linker: Linker, threshold_match_probability: float):
     )
     pipeline.enqueue_list_of_sqls(
         predict_from_comparison_vectors_sqls_using_settings(
-            settings, threshold_match_probability=threshold_match_probability
+            settings, threshold_match_weight=threshold_match_weight
         )
     )
     return linker._db_api.sql_pipeline_to_splink_dataframe(pipeline)
 
 
-def save_state(con: duckdb.DuckDBPyConnection, key: str) -> int:
+def save_state(con: duckdb.DuckDBPyConnection, plan: ScoringPlan) -> int:
     """Replace the stored state with this run's record hashes and pair vectors.
 
     Call inside the run's transaction, after ``predict_links_incrementally``. Does
@@ -333,9 +541,22 @@ def save_state(con: duckdb.DuckDBPyConnection, key: str) -> int:
     con.execute(f"create schema if not exists {IDENTITY_SCHEMA}")
     con.execute(f"create or replace table {STATE_RECORDS} as from {RECORD_HASHES}")
     con.execute(f"create or replace table {STATE_PAIR_VECTORS} as from {PAIR_VECTORS}")
+    con.execute(f"create or replace table {STATE_TF_RANGES} as from {TF_RANGES}")
     con.execute(
-        f"create or replace table {STATE} as "
-        "select ? as state_key, current_timestamp::timestamp as saved_at",
-        [key],
+        f"""
+        create or replace table {STATE} as
+        select
+            ? as state_key,
+            ?::double as prune_weight,
+            ?::double as prior_weight_min,
+            ?::double as prior_weight_max,
+            current_timestamp::timestamp as saved_at
+        """,
+        [
+            plan.state_key,
+            plan.prune_weight,
+            plan.prior_weight_min,
+            plan.prior_weight_max,
+        ],
     )
     return fetch_value(con, f"select count(*) from {STATE_PAIR_VECTORS}")

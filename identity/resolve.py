@@ -41,6 +41,7 @@ from identity.health import write_cluster_metrics
 from identity.incremental import (
     IncrementalScoring,
     mark_records_to_score,
+    min_match_weight,
     predict_links_incrementally,
     save_state,
     state_key,
@@ -365,16 +366,22 @@ def _score_pairs(
     else:
         _warn_if_model_is_stale(model_path)
 
-    full_run_reason = None
-    if incremental_con is not None:
-        key = state_key(model_path)
-        full_run_reason = mark_records_to_score(incremental_con, key)
-
     # Always score with the model as saved, so this run matches the runs that reuse
     # the file. A level never observed in training scores differently in memory
     # (m = 1e-6) than after a reload (Splink's default m). Only the prior follows
     # the number of records.
     prior = estimate_prior(splink_cursor)
+    plan = None
+    if incremental_con is not None:
+        settings = json.loads(model_path.read_text(encoding="utf-8"))
+        if prior is not None:
+            settings["probability_two_random_records_match"] = prior
+        plan = mark_records_to_score(
+            incremental_con,
+            state_key(model_path),
+            settings,
+            min_match_weight(threshold, DEFAULT_REVIEW_MIN_PROBABILITY),
+        )
     linker = create_linker(
         splink_cursor,
         model_path,
@@ -397,17 +404,10 @@ def _score_pairs(
 
     on_predictions = write_charts if charts_dir is not None else None
     incremental_counts = None
-    if incremental_con is not None:
+    if plan is not None:
         check_comparison_budget(linker, splink_cursor, comparison_budget(records))
         pairs, incremental_counts = predict_links_incrementally(
-            incremental_con,
-            linker,
-            splink_cursor,
-            threshold,
-            DEFAULT_REVIEW_MIN_PROBABILITY,
-            full_run_reason,
-            key,
-            on_predictions,
+            incremental_con, linker, splink_cursor, threshold, plan, on_predictions
         )
     elif splink_engine == "spark":
         from identity.spark_scoring import predict_links_on_spark
@@ -474,7 +474,7 @@ def _write_outputs(con: duckdb.DuckDBPyConnection, result: ResolutionResult) -> 
         write_review_queue(con, result.resolved_at, result.threshold)
         write_cluster_metrics(con, result.resolved_at)
         if result.incremental is not None:
-            save_state(con, result.incremental.state_key)
+            save_state(con, result.incremental.plan)
         con.commit()
     except BaseException:
         con.rollback()

@@ -69,7 +69,13 @@ _ACROSS_COMPONENTS = f"l.{IDENTIFIER_COMPONENT} <> r.{IDENTIFIER_COMPONENT}"
 # (``identity.incremental``): true for new and changed records, whose pairs Splink
 # scores again.
 NEEDS_SCORING = "needs_scoring"
-_MARKED_PAIRS = f"(l.{NEEDS_SCORING} OR r.{NEEDS_SCORING})"
+# Each rule is split in two: pairs with a marked record on the left, and pairs with
+# one on the right only. DuckDB then filters one side of each join to the marked
+# records before joining, where (l OR r) would join every record with every record.
+_MARKED_SIDES = (
+    f"l.{NEEDS_SCORING}",
+    f"r.{NEEDS_SCORING} AND NOT l.{NEEDS_SCORING}",
+)
 
 # Pairs scored from this match probability up to the threshold are kept for the
 # review queue (identity.review); pairs below it are not stored.
@@ -281,25 +287,34 @@ def skip_identifier_linked_pairs(
     clustering joins those records whatever Splink finds, and a review decision of
     'no match' removes only Splink links. The matching records need the column.
     With ``marked_pairs_only``, the rules also require one record with
-    ``NEEDS_SCORING`` true.
+    ``NEEDS_SCORING`` true, and each rule becomes two (``_MARKED_SIDES``).
     """
-    condition = _ACROSS_COMPONENTS
+    conditions = [_ACROSS_COMPONENTS]
     if marked_pairs_only:
-        condition = f"{condition} AND {_MARKED_PAIRS}"
+        conditions = [f"{_ACROSS_COMPONENTS} AND {side}" for side in _MARKED_SIDES]
     amended = json.loads(json.dumps(settings))
     amended["blocking_rules_to_generate_predictions"] = [
-        f"({sql}) AND {condition}" for sql in _blocking_rule_sqls(settings)
+        f"({sql}) AND {condition}"
+        for sql in _blocking_rule_sqls(settings)
+        for condition in conditions
     ]
     return amended
 
 
 def _without_component_condition(rule_sql: str) -> str:
     """Return a prediction rule as it was before ``skip_identifier_linked_pairs``."""
-    for condition in (_ACROSS_COMPONENTS, f"{_ACROSS_COMPONENTS} AND {_MARKED_PAIRS}"):
+    marked = [f"{_ACROSS_COMPONENTS} AND {side}" for side in _MARKED_SIDES]
+    for condition in (_ACROSS_COMPONENTS, *marked):
         suffix = f") AND {condition}"
         if rule_sql.startswith("(") and rule_sql.endswith(suffix):
             return rule_sql[1 : -len(suffix)]
     return rule_sql
+
+
+def _original_rule_sqls(rule_sqls: list[str]) -> list[str]:
+    """Return the rules as they were before ``skip_identifier_linked_pairs``, each
+    once and in order, although marked pairs split each rule in two."""
+    return list(dict.fromkeys(_without_component_condition(sql) for sql in rule_sqls))
 
 
 def _blocking_rule_sqls(settings: dict[str, Any]) -> list[str]:
@@ -405,9 +420,7 @@ def count_blocked_pairs(
     settings = linker.misc.save_model_to_json()
     counts = count_comparisons_from_blocking_rules(
         records,
-        blocking_rules=[
-            _without_component_condition(sql) for sql in _blocking_rule_sqls(settings)
-        ],
+        blocking_rules=_original_rule_sqls(_blocking_rule_sqls(settings)),
         link_type=settings["link_type"],
         unique_id_column_name=settings["unique_id_column_name"],
         record_sample_proportion=1.0,
@@ -432,9 +445,10 @@ def max_comparisons_from_block_sizes(
     # The conditions of skip_identifier_linked_pairs are left out: they do not
     # shrink the join, and sqlglot finds no equi-join keys next to an OR.
     bounds = []
-    for rule in linker._settings_obj._blocking_rules_to_generate_predictions:
-        rule_sql = _without_component_condition(rule.blocking_rule_sql)
-        keys = BlockingRule(rule_sql, rule._sql_dialect_str)._equi_join_conditions
+    rules = linker._settings_obj._blocking_rules_to_generate_predictions
+    dialect = rules[0]._sql_dialect_str if rules else None
+    for rule_sql in _original_rule_sqls([rule.blocking_rule_sql for rule in rules]):
+        keys = BlockingRule(rule_sql, dialect)._equi_join_conditions
         if not keys:
             raise ValueError(
                 f"Blocking rule {rule_sql} has no equality condition, "

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import duckdb
 
+from identity import incremental as incremental_module
 from identity.resolve import ResolutionResult, resolve_identities
+from identity.scratch import scratch_database
 from identity.splink_model import DEFAULT_MODEL_PATH
 from tests.identity.conftest import make_synthetic_population, write_warehouse
 
@@ -139,3 +141,81 @@ def test_changed_model_falls_back_to_full_run(tmp_path):
     assert second.incremental.full_run_reason.startswith("the model file")
     assert second.incremental.reused_pairs == 0
     assert second.incremental.records_to_score == len(records)
+
+
+def test_scores_moved_by_the_margin_score_every_pair_again(tmp_path, monkeypatch):
+    # Any move of the prior or of a term frequency reaches this margin.
+    monkeypatch.setattr(incremental_module, "SCORE_MARGIN_BITS", 1e-9)
+    first_night = make_synthetic_population(120, 5)
+    path = tmp_path / "incremental.duckdb"
+    first = resolve(path, first_night, incremental=True)
+    full_path = tmp_path / "full.duckdb"
+    shutil.copyfile(path, full_path)
+
+    second_night = next_night(first_night)
+    second = resolve(path, second_night, incremental=True)
+    resolve(full_path, second_night, incremental=False)
+
+    assert first.incremental.plan.drift_bits == 0.0
+    assert second.incremental.full_run_reason.startswith(
+        "the prior and term frequencies moved scores"
+    )
+    assert second.incremental.reused_pairs == 0
+    assert second.incremental.records_to_score == len(second_night)
+    # The full scoring starts the ranges afresh.
+    assert second.incremental.plan.drift_bits == 0.0
+    assert identity_tables(path) == identity_tables(full_path)
+
+
+def test_stale_state_scores_every_pair_again(tmp_path):
+    records = make_synthetic_population(40, 3)
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:
+        write_warehouse(con, records)
+        resolve_identities(con, incremental=True)
+        con.execute("alter table identity.incremental_state drop column prune_weight")
+        older = resolve_identities(con, incremental=True)
+        same = resolve_identities(con, incremental=True)
+        # Below the review band's 0.5, the threshold sets the lowest kept score.
+        lower_threshold = resolve_identities(con, threshold=0.4, incremental=True)
+
+    assert older.incremental.full_run_reason == (
+        "the stored comparison vectors are of an older version"
+    )
+    assert same.incremental.full_run_reason is None
+    assert same.incremental.records_to_score == 0
+    assert lower_threshold.incremental.full_run_reason.startswith(
+        "the threshold, the review band or the margin changed"
+    )
+
+
+def test_drift_adds_the_prior_and_each_comparisons_widest_move(tmp_path):
+    settings = {
+        "comparisons": [
+            {
+                "comparison_levels": [
+                    {"tf_adjustment_column": "first_name", "tf_adjustment_weight": 0.5},
+                    {"tf_adjustment_column": "last_name"},
+                    {},
+                ]
+            },
+            {"comparison_levels": [{"tf_adjustment_column": "last_name"}, {}]},
+            {"comparison_levels": [{}]},
+        ]
+    }
+    with (
+        duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con,
+        scratch_database(con),
+    ):
+        con.execute(f"""
+            create table {incremental_module.TF_RANGES} as
+            select * from (values
+                ('first_name', 'a', -12.0, -8.0),
+                ('first_name', 'b', -3.0, -2.5),
+                ('last_name', 'c', -10.0, -8.5)
+            ) as t(column_name, value_hash, min_log2_tf, max_log2_tf)
+        """)
+        drift = incremental_module._drift_bits(con, settings, (-20.0, -19.75))
+
+    # Prior 0.25, the first comparison max(0.5 x 4, 1 x 1.5) and the second 1.5.
+    assert drift == 0.25 + 2.0 + 1.5
