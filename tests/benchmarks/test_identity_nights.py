@@ -46,7 +46,8 @@ def test_next_night_copies_and_renames_records(tmp_path):
     assert {key.removesuffix(":next") for key in new_keys} <= set(before)
     changed = [key for key in before if after[key] != before[key]]
     assert changed
-    assert all(after[key] == f"{before[key]}e" for key in changed)
+    assert all(after[key].startswith(f"{before[key]}-") for key in changed)
+    assert len({after[key] for key in changed}) == len(changed)
     assert copied_identifiers > 0
     assert identifiers_after == identifiers_before + copied_identifiers
 
