@@ -535,6 +535,8 @@ def _delete_identity_rows(
             [ERASED],
         ).fetchone()[0]
         result.add("identity.customer_ids", updated)
+    if result.records:
+        _drop_incremental_scoring_state(con, result)
     if table_exists(con, "identity", "skipped_identifiers"):
         deleted = con.execute(
             "delete from identity.skipped_identifiers where identifier_type in "
@@ -543,6 +545,22 @@ def _delete_identity_rows(
             {"salt": store.salt(con)},
         ).fetchone()[0]
         result.add("identity.skipped_identifiers", deleted)
+
+
+def _drop_incremental_scoring_state(
+    con: duckdb.DuckDBPyConnection, result: ErasureResult
+) -> None:
+    """Drop the term frequency ranges and the state of incremental identity scoring.
+
+    The ranges are keyed by a hash of each first and last name, and a rare name's
+    hash points to its person. Without the state the next identity run scores every
+    pair and starts the ranges afresh (``identity.incremental``).
+    """
+    for table in ("incremental_tf_ranges", "incremental_state"):
+        if table_exists(con, "identity", table):
+            rows = con.execute(f"select count(*) from identity.{table}").fetchone()[0]
+            con.execute(f"drop table identity.{table}")
+            result.add(f"identity.{table}", rows)
 
 
 def _delete_derived_rows(con: duckdb.DuckDBPyConnection, result: ErasureResult) -> None:

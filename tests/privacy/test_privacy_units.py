@@ -336,3 +336,32 @@ def test_access_finds_customer_by_email(con):
         {"customer_id": "cus_1", "email": "anna@example.de"}
     ]
     assert document["orders"] == []
+
+
+@pytest.mark.parametrize(("records", "dropped"), [(1, True), (0, False)])
+def test_erasure_drops_name_ranges(con, records, dropped):
+    """The incremental identity state keys term frequency ranges by a hash of each
+    name, so erasing a person's records drops it and the next run starts afresh."""
+    con.execute("create schema identity")
+    con.execute("""
+        create table identity.incremental_tf_ranges as
+        select 'last_name' as column_name, md5('Rarename') as value_hash,
+            -20.0 as min_log2_tf, -19.0 as max_log2_tf
+    """)
+    con.execute("create table identity.incremental_state as select 'key' as state_key")
+    con.execute("create temp table _erasure_keys (record_key varchar)")
+    con.execute("create temp table _erasure_customers (customer_id varchar)")
+    result = erasure.ErasureResult("request")
+    result.records = records
+
+    erasure._delete_identity_rows(con, result)
+
+    tables = {
+        name
+        for (name,) in con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'identity'"
+        ).fetchall()
+    }
+    assert ("incremental_tf_ranges" not in tables) is dropped
+    assert ("incremental_state" not in tables) is dropped
+    assert ("identity.incremental_tf_ranges" in result.rows) is dropped
