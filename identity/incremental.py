@@ -5,27 +5,27 @@ A Splink score has two parts. The comparison vector (one gamma level per compari
 comparison SQL. The match weight and probability add the model's m and u
 probabilities, the prior and the term frequencies of the names on top. Each run
 estimates the prior again on all records (``training.estimate_prior``), and Splink
-counts the term frequencies over all records. Both move a little whenever records
-are added, so a stored score of an unchanged pair would differ from a full run's.
-A stored comparison vector does not. So this module stores vectors, not scores,
-and every run computes every score again with Splink's own SQL from the vectors,
-the current prior and the current term frequencies. That step is cheap
-arithmetic. The string comparisons that make the vectors take the time.
+counts the term frequencies over all records. Both move whenever records come and
+go, so a stored score of an unchanged pair can differ from a full run's. A stored
+comparison vector does not. The string comparisons that make the vectors take the
+time, and turning a vector into a score with Splink's own SQL is cheap arithmetic.
 
-Most blocked pairs score far below the review band. A run keeps the vectors of
-pairs that score at most ``SCORE_MARGIN_BITS`` below the lowest kept score
-(``prune_weight``) and drops the others. A dropped pair of two unchanged records
-stays dropped, which is safe as long as its score cannot have risen by the margin
-since it was scored. Its comparison vector is the same, so only the prior and the
-term frequencies of its names can move its score. Every run therefore records the
-range each of them took since the last full scoring: the prior's match weight, and
-per name the log2 of its term frequency (``incremental_tf_ranges``, keyed by a hash
-of the name). The score of a pair moves at most by the width of the prior's range
-plus, per comparison with term frequency adjustments, its adjustment weight times
-the widest range of that column. Splink adjusts by the log2 of the larger of the
-two term frequencies, which moves no more than the larger of their two moves. When
-that bound reaches the margin, the run scores every pair again and the ranges
-start afresh.
+The vector of an unchanged pair stays the same, so only the prior and the term
+frequencies of its names move its score. Every run records the range each of
+them took since the last full scoring: the prior's match weight, and per name the
+log2 of its term frequency (``incremental_tf_ranges``, keyed by a hash of the
+name). A score moves at most by the width of the prior's range plus, per comparison
+with term frequency adjustments, its adjustment weight times the widest range of
+that column (``drift_bits``). Splink adjusts by the log2 of the larger of the two
+term frequencies, which moves no more than the larger of their two moves.
+
+So a run stores, with its score, the vector of every pair that scores at most
+``SCORE_MARGIN_BITS`` below the lowest kept score (``prune_weight``), and drops the
+others. A stored pair whose score lies more than ``drift_bits`` below the review
+band cannot have reached the band, so it keeps its stored vector and score without
+being scored again. A dropped pair cannot either, as long as ``drift_bits`` stays
+below the margin. When it reaches the margin, the run scores every pair again and
+the ranges start afresh.
 
 A run with stored state:
 
@@ -38,28 +38,29 @@ A run with stored state:
    different identifier components. Each blocking rule runs twice, once with the
    marked records on the left and once on the right, so each join starts from the
    few marked records instead of from all of them;
-3. adds the stored vectors of pairs of two unmarked records whose records now lie in
-   different identifier components. Such a pair had the same values last time, so
-   the same blocking rule found it, and it lay in different components then too,
-   or its component split and marked its records;
-4. scores all vectors with the current prior and term frequencies, stores those
-   from ``prune_weight`` up and keeps those from the review band up, as
-   ``splink_model.predict_links`` does.
+3. takes the stored vectors of pairs of two unmarked records whose records now
+   lie in different identifier components. Such a pair had the same values last
+   time, so the same blocking rule found it, and it lay in different components
+   then too, or its component split and marked its records. Those stored within
+   ``drift_bits`` of the review band or above are scored again with the new pairs;
+4. scores those vectors with the current prior and term frequencies, stores them
+   from ``prune_weight`` up next to the other reused vectors, and keeps those from
+   the review band up, as ``splink_model.predict_links`` does.
 
 A run without usable state marks every record. Splink's scores from step 2 are
 then final, so it skips steps 3 and 4.
 
 The stored state lives in four identity tables, written in the run's transaction:
 ``incremental_records`` (each record's hash of its matching columns and the number
-of its identifier component), ``incremental_pair_vectors`` (the kept pairs across
-identifier components, with their vectors), ``incremental_tf_ranges`` and
+of its identifier component), ``incremental_pair_vectors`` (the stored pairs across
+identifier components, with their vectors and scores), ``incremental_tf_ranges`` and
 ``incremental_state`` (a key of the model file and the Splink and DuckDB versions,
 ``prune_weight`` and the prior's range). When the key or the prune weight differs,
 every record is marked and the run is a full one.
 
-On 994,661 generated records with 0.9% new or changed, the Splink step took 10 s
-instead of 19 s before the margin and the split rules (BENCHMARKS.md has the later
-figures). The identifier graph and the rest of the run are not incremental.
+``python -m benchmarks.identity_nights`` compares an incremental night with a
+full one at scale (BENCHMARKS.md has the figures). The identifier graph and the
+rest of the run are not incremental.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ STATE = f"{IDENTITY_SCHEMA}.incremental_state"
 
 RECORD_HASHES = scratch_table("incremental_record_hashes")
 PAIR_VECTORS = scratch_table("incremental_pair_vectors")
+KEPT_VECTORS = scratch_table("incremental_kept_vectors")
 TF_RANGES = scratch_table("incremental_tf_ranges")
 
 # Stored vectors reach this many bits below the lowest kept match weight. After
@@ -139,6 +141,9 @@ class IncrementalScoring:
     records_to_score: int
     records: int
     reused_pairs: int
+    # Reused vectors scored again because their stored score lay within the drift
+    # of the review band.
+    rescored_pairs: int
     scored_pairs: int
     stored_pairs: int
     plan: ScoringPlan
@@ -413,25 +418,30 @@ def predict_links_incrementally(
         splink_cursor, f"select count(*) from {new_pairs.physical_name}"
     )
 
-    reused = 0
+    reused = rescored = 0
     if plan.full_run_reason is None:
         splink_cursor.execute(f"""
             create or replace table {PAIR_VECTORS} as
             select {vector_columns} from {new_pairs.physical_name}
         """)
         new_pairs.drop_table_from_database_and_remove_from_cache()
-        reused = _add_stored_vectors(con, vector_columns)
+        reused, rescored = _add_stored_vectors(
+            con, vector_columns, plan.min_weight - plan.drift_bits
+        )
         predictions = _score_vectors(linker, plan.prune_weight)
     else:
         # Every record was marked, so Splink's scores are already the final ones.
         predictions = new_pairs
-    # Store every pair scored from the prune weight up, and keep the review band
-    # and up, filtered the way Splink's threshold filters.
+        splink_cursor.execute(f"drop table if exists {KEPT_VECTORS}")
+    # Store every pair scored from the prune weight up, with its score, and keep
+    # the review band and up, filtered the way Splink's threshold filters.
     splink_cursor.execute(f"""
         create or replace table {PAIR_VECTORS} as
-        select {vector_columns} from {predictions.physical_name}
+        select {vector_columns}, match_weight from {predictions.physical_name}
     """)
     stored = fetch_value(splink_cursor, f"select count(*) from {PAIR_VECTORS}")
+    if plan.full_run_reason is None:
+        stored += fetch_value(splink_cursor, f"select count(*) from {KEPT_VECTORS}")
     splink_cursor.execute(
         f"delete from {predictions.physical_name} "
         f"where not coalesce(match_weight >= {plan.min_weight}, false)"
@@ -448,14 +458,18 @@ def predict_links_incrementally(
             f"from {MATCHING_RECORDS}"
         ).fetchall()[0]
     )
-    counts = IncrementalScoring(to_score, records, reused, scored, stored, plan)
+    counts = IncrementalScoring(
+        to_score, records, reused, rescored, scored, stored, plan
+    )
     logger.info(
         "Scored the pairs of %d of %d records again and reused the comparison "
-        "vectors of %d pairs; stored %d vectors (%s; scores moved by up to %.2f "
-        "bits since the last full scoring)",
+        "vectors of %d pairs, %d of them scored again near the review band; stored "
+        "%d vectors (%s; scores moved by up to %.2f bits since the last full "
+        "scoring)",
         to_score,
         records,
         reused,
+        rescored,
         stored,
         plan.full_run_reason or "incremental run",
         plan.drift_bits,
@@ -477,11 +491,22 @@ def _gamma_columns(cursor: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     ]
 
 
-def _add_stored_vectors(con: duckdb.DuckDBPyConnection, columns: str) -> int:
-    before = fetch_value(con, f"select count(*) from {PAIR_VECTORS}")
+def _add_stored_vectors(
+    con: duckdb.DuckDBPyConnection, columns: str, near_weight: float
+) -> tuple[int, int]:
+    """Add the stored vectors that may now score from ``near_weight`` up to
+    ``PAIR_VECTORS``, and write the other reusable ones to ``KEPT_VECTORS``.
+
+    A stored vector is reusable when neither record is marked and its records lie
+    in different identifier components. Its stored score is from the night it was
+    last scored, and scores moved by at most ``drift_bits`` since, so a vector
+    stored below ``near_weight`` (the lowest kept weight minus that drift) cannot
+    reach the review band tonight. Returns the number of reusable vectors and of
+    those added to be scored again.
+    """
     con.execute(f"""
-        insert into {PAIR_VECTORS}
-        select v.{columns.replace(", ", ", v.")}
+        create or replace table {KEPT_VECTORS} as
+        select v.*
         from {STATE_PAIR_VECTORS} as v
         inner join {MATCHING_RECORDS} as l
             on v.record_key_l = l.record_key and not l.{NEEDS_SCORING}
@@ -489,7 +514,15 @@ def _add_stored_vectors(con: duckdb.DuckDBPyConnection, columns: str) -> int:
             on v.record_key_r = r.record_key and not r.{NEEDS_SCORING}
         where l.{IDENTIFIER_COMPONENT} <> r.{IDENTIFIER_COMPONENT}
     """)
-    return fetch_value(con, f"select count(*) from {PAIR_VECTORS}") - before
+    reused = fetch_value(con, f"select count(*) from {KEPT_VECTORS}")
+    # A stored vector without a score is scored again, to be safe.
+    near = f"coalesce(match_weight >= {near_weight!r}, true)"
+    con.execute(f"""
+        insert into {PAIR_VECTORS}
+        select {columns} from {KEPT_VECTORS} where {near}
+    """)
+    rescored = con.execute(f"delete from {KEPT_VECTORS} where {near}").fetchone()[0]
+    return reused, rescored
 
 
 def _score_vectors(linker: Linker, threshold_match_weight: float):
@@ -540,7 +573,12 @@ def save_state(con: duckdb.DuckDBPyConnection, plan: ScoringPlan) -> int:
         return 0
     con.execute(f"create schema if not exists {IDENTITY_SCHEMA}")
     con.execute(f"create or replace table {STATE_RECORDS} as from {RECORD_HASHES}")
-    con.execute(f"create or replace table {STATE_PAIR_VECTORS} as from {PAIR_VECTORS}")
+    # The vectors scored tonight, and on an incremental night the reused ones that
+    # were too far below the review band to score again, with their earlier scores.
+    stored_vectors = f"from {PAIR_VECTORS}"
+    if table_exists(con, KEPT_VECTORS):
+        stored_vectors += f" union all by name from {KEPT_VECTORS}"
+    con.execute(f"create or replace table {STATE_PAIR_VECTORS} as {stored_vectors}")
     con.execute(f"create or replace table {STATE_TF_RANGES} as from {TF_RANGES}")
     con.execute(
         f"""

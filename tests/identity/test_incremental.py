@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -12,7 +13,11 @@ from identity import incremental as incremental_module
 from identity.resolve import ResolutionResult, resolve_identities
 from identity.scratch import scratch_database
 from identity.splink_model import DEFAULT_MODEL_PATH
-from tests.identity.conftest import make_synthetic_population, write_warehouse
+from tests.identity.conftest import (
+    make_person_record,
+    make_synthetic_population,
+    write_warehouse,
+)
 
 # Every identity table that a run replaces, with the columns that differ between
 # two runs of the same data (timestamps) left out.
@@ -108,6 +113,9 @@ def test_incremental_run_equals_full_run(tmp_path):
     assert first.incremental.full_run_reason == "no stored comparison vectors"
     assert incremental.incremental.full_run_reason is None
     assert incremental.incremental.reused_pairs > 0
+    # Most reused vectors lie too far below the review band to be scored again.
+    assert 0 < incremental.incremental.rescored_pairs
+    assert incremental.incremental.rescored_pairs < incremental.incremental.reused_pairs
     assert incremental.incremental.records_to_score < len(second_night) // 4
     # The prior and the term frequencies moved with the new records, so a stored
     # score of an unchanged pair would differ from the full run's.
@@ -141,6 +149,80 @@ def test_changed_model_falls_back_to_full_run(tmp_path):
     assert second.incremental.full_run_reason.startswith("the model file")
     assert second.incremental.reused_pairs == 0
     assert second.incremental.records_to_score == len(records)
+
+
+def obermaier_records(count: int) -> list[dict]:
+    """Return ``count`` unrelated people who share the last name Obermaier."""
+    return [
+        make_person_record(
+            "crm_contacts",
+            f"family-{number}",
+            first_name=f"Vorname{number}x",
+            last_name="Obermaier",
+            email=f"family{number}@example.org",
+            birth_date=date(1950 + number % 40, 1 + number % 12, 1 + number % 28),
+            street=f"Weg {number}",
+            postal_code=f"{10000 + number}",
+            city=f"Stadt{number}",
+        )
+        for number in range(count)
+    ]
+
+
+def test_stored_pair_rising_into_band_is_rescored(tmp_path):
+    """A pair of two unchanged records whose name becomes rare scores higher
+    although its comparison vector stays the same."""
+    greta = make_person_record(
+        "crm_contacts",
+        "greta",
+        first_name="Greta",
+        last_name="Obermaier",
+        email="greta@example.org",
+        birth_date=date(1981, 3, 4),
+        street="Innstrasse 5",
+        postal_code="94032",
+        city="Passau",
+    )
+    # The same person with a typo in the city and no other shared value.
+    greta_order = make_person_record(
+        "shop_orders",
+        "greta",
+        first_name="Greta",
+        last_name="Obermaier",
+        email="greta@mail.example",
+        city="Pasau",
+    )
+    # Other Gretas keep the first name common, so the pair scores just below the
+    # review band while the other Obermaiers are there.
+    population = [
+        *make_synthetic_population(120, 5),
+        *(
+            make_person_record(
+                "crm_contacts", f"other-greta-{number}", first_name="Greta"
+            )
+            for number in range(6)
+        ),
+    ]
+    first_night = [*population, *obermaier_records(150), greta, greta_order]
+    path = tmp_path / "incremental.duckdb"
+    resolve(path, first_night, incremental=True)
+    full_path = tmp_path / "full.duckdb"
+    shutil.copyfile(path, full_path)
+    pair = (greta["record_key"], greta_order["record_key"])
+    scored_pairs = "select record_key_l, record_key_r from identity.splink_pair_scores"
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert pair not in con.execute(scored_pairs).fetchall()
+
+    # The other Obermaiers leave, so the name turns rare.
+    second_night = [*population, greta, greta_order]
+    second = resolve(path, second_night, incremental=True)
+    resolve(full_path, second_night, incremental=False)
+
+    assert second.incremental.full_run_reason is None
+    assert second.incremental.plan.drift_bits > 4
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert pair in con.execute(scored_pairs).fetchall()
+    assert identity_tables(path) == identity_tables(full_path)
 
 
 def test_scores_moved_by_the_margin_score_every_pair_again(tmp_path, monkeypatch):
