@@ -66,6 +66,7 @@ print(json.dumps({
     "phase_seconds": result.phase_seconds,
     "records_scored_again": scoring.records_to_score if scoring else None,
     "pair_vectors_reused": scoring.reused_pairs if scoring else None,
+    "pair_vectors_rescored": scoring.rescored_pairs if scoring else None,
     "pair_vectors_stored": scoring.stored_pairs if scoring else None,
     "drift_bits": round(scoring.plan.drift_bits, 3) if scoring else None,
     "full_scoring_reason": scoring.full_run_reason if scoring else None,
@@ -198,8 +199,8 @@ and {record["load_average"]["after"]}
 - customers generated: {parameters["customers"]:,}
 
 | run | records | seconds | CPU seconds | peak GB | records scored again \
-| vectors reused | vectors stored | score drift (bits) |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|
+| vectors reused | reused ones scored again | vectors stored | score drift (bits) |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 {rows}
 
 {verdict}
@@ -221,6 +222,7 @@ def _run_row(label: str, run: dict) -> str:
         f"| {label} | {run['records']:,} | {run['seconds']:.1f} "
         f"| {run['cpu_seconds']:.1f} | {run['peak_memory_gb']:.2f} "
         f"| {count(run['records_scored_again'])} | {count(run['pair_vectors_reused'])} "
+        f"| {count(run.get('pair_vectors_rescored'))} "
         f"| {count(run['pair_vectors_stored'])} "
         f"| {'n/a' if drift is None else f'{drift:.2f}'} |"
     )

@@ -33,7 +33,7 @@ def test_engine_rejects_unknown(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"), [(None, False), ("1", True), ("0", False)]
+    ("value", "expected"), [(None, True), ("1", True), ("0", False)]
 )
 def test_identity_incremental_values(monkeypatch, value, expected):
     if value is None:
