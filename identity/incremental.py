@@ -76,6 +76,9 @@ from typing import Any
 
 import duckdb
 from splink import Linker
+from splink.internals.comparison_vector_values import (
+    compute_comparison_vector_values_from_id_pairs_sqls,
+)
 from splink.internals.misc import (
     prob_to_bayes_factor,
     threshold_args_to_match_weight,
@@ -409,6 +412,10 @@ def predict_links_incrementally(
     ``on_predictions`` gets the name of the predictions table, as there. Returns
     the pairs at or above ``threshold`` and the counts of the step.
     """
+    if plan.full_run_reason is not None:
+        return _predict_links_from_scratch(
+            linker, splink_cursor, threshold, plan, on_predictions
+        )
     new_pairs = linker.inference.predict(
         threshold_match_weight=plan.prune_weight, warning_mode="never"
     )
@@ -477,6 +484,84 @@ def predict_links_incrementally(
     return pairs, counts
 
 
+def _predict_links_from_scratch(
+    linker: Linker,
+    splink_cursor: duckdb.DuckDBPyConnection,
+    threshold: float,
+    plan: ScoringPlan,
+    on_predictions: Callable[[str], None] | None,
+) -> tuple[int, IncrementalScoring]:
+    """Score every pair, as ``predict_links_incrementally`` does without state.
+
+    Splink's own ``predict`` would write the millions of pairs within the margin
+    with every compared value. This writes only their vectors and scores to
+    ``PAIR_VECTORS``, then scores the pairs from the review band up again for the
+    full rows that ``keep_scored_pairs`` reads.
+    """
+    # NOTE: uses Splink 5.0.0 internals (the pipeline and the SQL of its predict),
+    # because its public predict has no way to leave out the compared values.
+    settings = linker._settings_obj
+    blocked_pairs = linker.inference.compute_blocked_pairs_for_predict()
+    pipeline = CTEPipeline([blocked_pairs])
+    enqueue_df_concat_with_tf(linker, pipeline)
+    column_info = settings.column_info_settings
+    pipeline.enqueue_list_of_sqls(
+        compute_comparison_vector_values_from_id_pairs_sqls(
+            settings._columns_to_select_for_blocking,
+            settings._columns_to_select_for_comparison_vector_values,
+            input_tablename_l="__splink__df_concat_with_tf",
+            input_tablename_r="__splink__df_concat_with_tf",
+            source_dataset_input_column=column_info.source_dataset_input_column,
+            unique_id_input_column=column_info.unique_id_input_column,
+            link_type=settings._link_type,
+            sql_dialect_str=linker._sql_dialect_str,
+        )
+    )
+    pipeline.enqueue_list_of_sqls(
+        predict_from_comparison_vectors_sqls_using_settings(
+            settings, threshold_match_weight=plan.prune_weight
+        )
+    )
+    gammas = ", ".join(
+        f"gamma_{comparison.output_column_name}" for comparison in settings.comparisons
+    )
+    pipeline.enqueue_sql(
+        f"select record_key_l, record_key_r, match_key, {gammas}, match_weight "
+        "from __splink__df_predict",
+        "__splink__incremental_vectors",
+    )
+    vectors = linker._db_api.sql_pipeline_to_splink_dataframe(pipeline)
+    blocked_pairs.drop_table_from_database_and_remove_from_cache()
+    splink_cursor.execute(f"drop table if exists {KEPT_VECTORS}")
+    splink_cursor.execute(
+        f"create or replace table {PAIR_VECTORS} as from {vectors.physical_name}"
+    )
+    vectors.drop_table_from_database_and_remove_from_cache()
+    stored = fetch_value(splink_cursor, f"select count(*) from {PAIR_VECTORS}")
+
+    predictions = _score_vectors(
+        linker, plan.min_weight, f"v.match_weight >= {plan.min_weight!r}"
+    )
+    # Filter the way Splink's threshold filters, as the incremental path does.
+    splink_cursor.execute(
+        f"delete from {predictions.physical_name} "
+        f"where not coalesce(match_weight >= {plan.min_weight}, false)"
+    )
+    pairs = keep_scored_pairs(
+        splink_cursor, predictions.physical_name, threshold, on_predictions
+    )
+    predictions.drop_table_from_database_and_remove_from_cache()
+    records = fetch_value(splink_cursor, f"select count(*) from {MATCHING_RECORDS}")
+    counts = IncrementalScoring(records, records, 0, 0, stored, stored, plan)
+    logger.info(
+        "Scored the pairs of all %d records and stored %d vectors (%s)",
+        records,
+        stored,
+        plan.full_run_reason,
+    )
+    return pairs, counts
+
+
 def min_match_weight(threshold: float, min_probability: float) -> float:
     """Return the lowest match weight a run keeps: the review band's or the
     threshold's, whichever is lower."""
@@ -525,8 +610,11 @@ def _add_stored_vectors(
     return reused, rescored
 
 
-def _score_vectors(linker: Linker, threshold_match_weight: float):
-    """Return Splink's predictions for the vectors in ``PAIR_VECTORS``.
+def _score_vectors(
+    linker: Linker, threshold_match_weight: float, condition: str = "true"
+):
+    """Return Splink's predictions for the vectors in ``PAIR_VECTORS`` (alias
+    ``v``) that meet ``condition``.
 
     The records' matching columns and term frequencies come from Splink's own
     ``__splink__df_concat_with_tf`` of this run, and the scores from Splink's own
@@ -551,6 +639,7 @@ def _score_vectors(linker: Linker, threshold_match_weight: float):
             on l.record_key = v.record_key_l
         inner join __splink__df_concat_with_tf as r
             on r.record_key = v.record_key_r
+        where {condition}
         """,
         "__splink__df_comparison_vectors",
     )
