@@ -425,21 +425,15 @@ def predict_links_incrementally(
         splink_cursor, f"select count(*) from {new_pairs.physical_name}"
     )
 
-    reused = rescored = 0
-    if plan.full_run_reason is None:
-        splink_cursor.execute(f"""
-            create or replace table {PAIR_VECTORS} as
-            select {vector_columns} from {new_pairs.physical_name}
-        """)
-        new_pairs.drop_table_from_database_and_remove_from_cache()
-        reused, rescored = _add_stored_vectors(
-            con, vector_columns, plan.min_weight - plan.drift_bits
-        )
-        predictions = _score_vectors(linker, plan.prune_weight)
-    else:
-        # Every record was marked, so Splink's scores are already the final ones.
-        predictions = new_pairs
-        splink_cursor.execute(f"drop table if exists {KEPT_VECTORS}")
+    splink_cursor.execute(f"""
+        create or replace table {PAIR_VECTORS} as
+        select {vector_columns} from {new_pairs.physical_name}
+    """)
+    new_pairs.drop_table_from_database_and_remove_from_cache()
+    reused, rescored = _add_stored_vectors(
+        con, vector_columns, plan.min_weight - plan.drift_bits
+    )
+    predictions = _score_vectors(linker, plan.prune_weight)
     # Store every pair scored from the prune weight up, with its score, and keep
     # the review band and up, filtered the way Splink's threshold filters.
     splink_cursor.execute(f"""
@@ -447,8 +441,7 @@ def predict_links_incrementally(
         select {vector_columns}, match_weight from {predictions.physical_name}
     """)
     stored = fetch_value(splink_cursor, f"select count(*) from {PAIR_VECTORS}")
-    if plan.full_run_reason is None:
-        stored += fetch_value(splink_cursor, f"select count(*) from {KEPT_VECTORS}")
+    stored += fetch_value(splink_cursor, f"select count(*) from {KEPT_VECTORS}")
     splink_cursor.execute(
         f"delete from {predictions.physical_name} "
         f"where not coalesce(match_weight >= {plan.min_weight}, false)"

@@ -142,8 +142,8 @@ def identity_incremental() -> bool:
 
     Reads ``CDP_IDENTITY_INCREMENTAL``: ``1`` or unset for yes, ``0`` for no. At
     1,000,000 customers an incremental night with 1% new or changed records took
-    85.5 s instead of 110.0 s, and the first night, which stores the vectors,
-    139.9 s (BENCHMARKS.md). The Spark engine always scores every pair.
+    78.8 s instead of 99.3 s, and the first night, which stores the vectors,
+    120.8 s (BENCHMARKS.md). The Spark engine always scores every pair.
     """
     value = os.environ.get("CDP_IDENTITY_INCREMENTAL", "1").strip()
     if value not in ("0", "1"):
