@@ -434,22 +434,16 @@ def predict_links_incrementally(
         con, vector_columns, plan.min_weight - plan.drift_bits
     )
     predictions = _score_vectors(linker, plan.prune_weight)
-    # Store every pair scored from the prune weight up, with its score, and keep
-    # the review band and up, filtered the way Splink's threshold filters.
+    # Store every pair scored from the prune weight up, with its score.
     splink_cursor.execute(f"""
         create or replace table {PAIR_VECTORS} as
         select {vector_columns}, match_weight from {predictions.physical_name}
     """)
     stored = fetch_value(splink_cursor, f"select count(*) from {PAIR_VECTORS}")
     stored += fetch_value(splink_cursor, f"select count(*) from {KEPT_VECTORS}")
-    splink_cursor.execute(
-        f"delete from {predictions.physical_name} "
-        f"where not coalesce(match_weight >= {plan.min_weight}, false)"
+    pairs = _keep_review_band(
+        splink_cursor, predictions, plan.min_weight, threshold, on_predictions
     )
-    pairs = keep_scored_pairs(
-        splink_cursor, predictions.physical_name, threshold, on_predictions
-    )
-    predictions.drop_table_from_database_and_remove_from_cache()
 
     records, to_score = (
         int(value)
@@ -535,15 +529,9 @@ def _predict_links_from_scratch(
     predictions = _score_vectors(
         linker, plan.min_weight, f"v.match_weight >= {plan.min_weight!r}"
     )
-    # Filter the way Splink's threshold filters, as the incremental path does.
-    splink_cursor.execute(
-        f"delete from {predictions.physical_name} "
-        f"where not coalesce(match_weight >= {plan.min_weight}, false)"
+    pairs = _keep_review_band(
+        splink_cursor, predictions, plan.min_weight, threshold, on_predictions
     )
-    pairs = keep_scored_pairs(
-        splink_cursor, predictions.physical_name, threshold, on_predictions
-    )
-    predictions.drop_table_from_database_and_remove_from_cache()
     records = fetch_value(splink_cursor, f"select count(*) from {MATCHING_RECORDS}")
     counts = IncrementalScoring(records, records, 0, 0, stored, stored, plan)
     logger.info(
@@ -553,6 +541,27 @@ def _predict_links_from_scratch(
         plan.full_run_reason,
     )
     return pairs, counts
+
+
+def _keep_review_band(
+    splink_cursor: duckdb.DuckDBPyConnection,
+    predictions,
+    min_weight: float,
+    threshold: float,
+    on_predictions: Callable[[str], None] | None,
+) -> int:
+    """Keep the predictions from ``min_weight`` up, filtered the way Splink's
+    threshold filters, and write them with ``keep_scored_pairs``; return the pairs
+    at or above ``threshold``. Drops the predictions table afterwards."""
+    splink_cursor.execute(
+        f"delete from {predictions.physical_name} "
+        f"where not coalesce(match_weight >= {min_weight}, false)"
+    )
+    pairs = keep_scored_pairs(
+        splink_cursor, predictions.physical_name, threshold, on_predictions
+    )
+    predictions.drop_table_from_database_and_remove_from_cache()
+    return pairs
 
 
 def min_match_weight(threshold: float, min_probability: float) -> float:

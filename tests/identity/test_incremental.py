@@ -225,7 +225,7 @@ def test_stored_pair_rising_into_band_is_rescored(tmp_path):
     assert identity_tables(path) == identity_tables(full_path)
 
 
-def test_scores_moved_by_the_margin_score_every_pair_again(tmp_path, monkeypatch):
+def test_drift_past_margin_scores_every_pair(tmp_path, monkeypatch):
     # Any move of the prior or of a term frequency reaches this margin.
     monkeypatch.setattr(incremental_module, "SCORE_MARGIN_BITS", 1e-9)
     first_night = make_synthetic_population(120, 5)
@@ -271,7 +271,7 @@ def test_stale_state_scores_every_pair_again(tmp_path):
     )
 
 
-def test_drift_adds_the_prior_and_each_comparisons_widest_move(tmp_path):
+def test_drift_sums_prior_and_widest_moves(tmp_path):
     settings = {
         "comparisons": [
             {
