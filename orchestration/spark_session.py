@@ -61,6 +61,13 @@ def spark_conf() -> dict[str, str]:
                 f"jdbc:derby:;databaseName={root / 'metastore'};create=true"
             ),
             "spark.driver.extraJavaOptions": f"-Dderby.system.home={root}",
+            # The metastore keeps a column comment in 256 characters. Spark then
+            # stores a view whose comment is longer in its own format, but only
+            # after the metastore tried the write ten times two seconds apart:
+            # 20 s for each such analytics view. The embedded Derby metastore
+            # has nothing a retry could wait for.
+            "spark.hadoop.hive.hmshandler.retry.attempts": "1",
+            "spark.hadoop.hive.hmshandler.retry.interval": "0ms",
             # Local mode needs no network: the driver's RPC and block manager
             # ports listen on loopback, not on the machine's public address.
             "spark.driver.bindAddress": "127.0.0.1",
