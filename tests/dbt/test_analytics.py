@@ -271,7 +271,8 @@ def test_analyst_copy_contains_only_analytics(writable_copy, tmp_path):
     target = tmp_path / "analytics.duckdb"
     with duckdb.connect(str(writable_copy)) as con:
         write_analyst_copy(con, target)
-        counts = write_analyst_copy(con, target)
+        lines = []
+        counts = write_analyst_copy(con, target, progress=lines.append)
         expected = {
             name: count(con, f'analytics."{name}"')
             for (name,) in con.execute(
@@ -281,6 +282,9 @@ def test_analyst_copy_contains_only_analytics(writable_copy, tmp_path):
         }
 
     assert counts == expected
+    assert [line.split(",")[0] for line in lines] == [
+        f"analyst copy: {name}" for name in sorted(expected)
+    ]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "analytics.duckdb",
         "warehouse.duckdb",
