@@ -1,4 +1,4 @@
-"""Connected components in SQL against scipy's on the same graphs."""
+"""The two-stage clustering against scipy's connected components of the record graph."""
 
 from __future__ import annotations
 
@@ -21,10 +21,11 @@ def cluster_keys(records: list[str], links: list[tuple[str, str]]) -> dict[str, 
     with duckdb.connect() as con, scratch_database(con):
         con.execute("create schema intermediate")
         con.execute("create table intermediate.int_person_records (record_key varchar)")
-        con.executemany(
-            "insert into intermediate.int_person_records values (?)",
-            [[key] for key in records],
-        )
+        if records:
+            con.executemany(
+                "insert into intermediate.int_person_records values (?)",
+                [[key] for key in records],
+            )
         half = len(links) // 2
         ordered = [(min(left, right), max(left, right)) for left, right in links]
         con.execute(
@@ -72,7 +73,8 @@ def test_components_match_scipy_on_random_graph(seed):
 
 
 def test_long_chain_is_one_component():
-    # A chain whose keys alternate between both ends needs many propagation rounds.
+    # A chain whose keys alternate between both ends: a long path through both
+    # stages, with the smallest key at one end.
     records = [f"r:{i:05d}" for i in range(500)]
     order = [
         records[i // 2] if i % 2 == 0 else records[-1 - i // 2] for i in range(500)
@@ -90,3 +92,7 @@ def test_unlinked_records_are_their_own_cluster():
     keys = cluster_keys(records, [("a:2", "b:1")])
 
     assert keys == {"a:1": "a:1", "a:2": "a:2", "b:1": "a:2"}
+
+
+def test_no_records_give_no_clusters():
+    assert cluster_keys([], []) == {}
