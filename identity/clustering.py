@@ -6,11 +6,10 @@ joined them. Each component is labelled with its smallest record_key.
 
 The records get integer node numbers in record_key order, so the smallest number is
 the smallest record_key. The edges go from DuckDB to scipy's ``connected_components``
-as two integer arrays, and the labels come back as a table. The method before,
-min-label propagation in SQL, needed several rounds of joins over all edges. At
-4.2 million records and 7.5 million identifier links, ``label_identifier_components``
-took 16.3 s and 17.4 s with those rounds and 6.6 s and 6.4 s with scipy, the two
-versions run alternately on the ``benchmarks.identity_scale`` warehouse.
+as two integer arrays, and the labels come back as a table. At 4.2 million
+records and 7.5 million identifier links, ``label_identifier_components`` took
+6.5 s this way and about 17 s with min-label propagation in SQL, which joins all
+edges in several rounds (``benchmarks.identity_scale`` warehouse).
 
 Clustering runs in two stages. ``label_identifier_components`` finds the components
 of the identifier links alone, before Splink runs, so that Splink can skip the pairs
@@ -153,8 +152,12 @@ def _label_components(con: duckdb.DuckDBPyConnection) -> None:
     # Node numbers index the matrix. Numbers that are no node (0, and in the second
     # stage those of records that do not name their component) have no edge, so
     # each is a component of its own and labels nothing.
-    size = int(max(nodes.max(initial=0), edges["node"].max(initial=0))) + 1
-    size = max(size, int(edges["neighbour"].max(initial=0)) + 1)
+    largest = max(
+        nodes.max(initial=0),
+        edges["node"].max(initial=0),
+        edges["neighbour"].max(initial=0),
+    )
+    size = int(largest) + 1
     graph = coo_array(
         (
             np.ones(len(edges["node"]), dtype=np.int8),
