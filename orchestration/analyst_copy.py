@@ -112,8 +112,8 @@ def write_analyst_copy(
     # customers). A trial copied the previous file and replaced only the rows
     # whose hash differed from the view's. With 1% new rows it took 49.0 s: the
     # comparison reads each view twice, and five views compute their pseudonyms
-    # on every read. It needs stored pseudonyms for every large table and a
-    # change marker on their rows.
+    # on every read. A partial copy needs stored pseudonyms for every large
+    # table and a change marker on their rows.
     relations = analytics_relations(con)
     if not relations:
         raise ValueError(

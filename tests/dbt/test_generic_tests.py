@@ -16,7 +16,7 @@ def failing_rows(
     tmp_path: Path, values: str, test: str = "unique_and_not_null"
 ) -> list[dict]:
     """Return the rows that the generic test ``test`` reports for a column ``v``
-    holding ``values`` (SQL literals, such as ``(1), (null)``)."""
+    containing ``values`` (SQL literals, such as ``(1), (null)``)."""
     rows = f"(select * from (values {values}) as t(v))"
     inline = f"""{{{{ test_{test}(model="{rows}", column_name='v') }}}}"""
     result = run_dbt(

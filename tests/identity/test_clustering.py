@@ -73,8 +73,8 @@ def test_components_match_scipy_on_random_graph(seed):
 
 
 def test_long_chain_is_one_component():
-    # A chain whose keys alternate between both ends: a long path through both
-    # stages, with the smallest key at one end.
+    # The chain's keys alternate between both ends of the sorted order, so the
+    # path runs long through both stages. The smallest key sits at one end.
     records = [f"r:{i:05d}" for i in range(500)]
     order = [
         records[i // 2] if i % 2 == 0 else records[-1 - i // 2] for i in range(500)
