@@ -64,6 +64,7 @@ COMPARED_SCHEMAS = ("staging", "intermediate", "marts")
 FLOAT_DIGITS = 9
 # Appended to an --exclude list: the data and unit tests run in other test files.
 TESTS = ["resource_type:test", "resource_type:unit_test"]
+WEB_EVENTS_MODEL = "models/staging/web/stg_web__events.sql"
 
 
 def dbt(args: list[str], warehouse: Path, workdir: Path) -> None:
@@ -206,17 +207,22 @@ def night_2_web_events(landing: Path, con: duckdb.DuckDBPyConnection) -> dict:
     untouched = {dropped["anonymousId"], anonymous_only}
     others = [e for e in main if e["anonymousId"] not in untouched]
     last_of_visitor = {e["anonymousId"]: e for e in others}
-    visitors = sorted(last_of_visitor)[:3]
+    visitors = sorted(last_of_visitor)[:4]
     reused = next(
         e for e in others if e["userId"] is None and e["anonymousId"] not in visitors
     )
     identify = next(e for e in main if e["anonymousId"] == anonymous_only)
+    # Delivered again a minute earlier, with the id wrapped in a no-break space
+    # and a space: trimmed, it is the same message, and this delivery is kept.
+    padded_original = last_of_visitor[visitors[3]]
+    padded_id = "\u00a0" + padded_original["messageId"] + " "
 
     new_events = [
         last_of_visitor[visitors[2]],  # delivered again
         {**reused, "anonymousId": "visitor-reusing-a-message-id"},
         later_event(last_of_visitor[visitors[0]], "night-2-same-session", 10),
         later_event(last_of_visitor[visitors[1]], "night-2-new-session", 120),
+        later_event(padded_original, padded_id, -1),
         {
             **later_event(identify, "night-2-identify", 5),
             "type": "identify",
@@ -228,6 +234,7 @@ def night_2_web_events(landing: Path, con: duckdb.DuckDBPyConnection) -> dict:
         "dropped_message": dropped["messageId"],
         "reused_message": reused["messageId"],
         "identified_visitor": anonymous_only,
+        "padded_message": padded_original["messageId"],
     }
 
 
@@ -512,6 +519,10 @@ def scenario_results(con: duckdb.DuckDBPyConnection, scenario: dict) -> dict:
             "from marts.fct_events where message_id = ?",
             "reused_message",
         ),
+        "padded_message_files": value(
+            "select list(_file) from staging.stg_web__events where message_id = ?",
+            "padded_message",
+        )[0],
         "dropped_order_rows": value(
             "select count(*) from marts.fct_orders where order_id = ?",
             "dropped_order",
@@ -587,6 +598,10 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict:
         scenario |= night_2_helpdesk_tickets(landing, con, changed_contacts)
 
     run_night(warehouse, landing, root, run_id="night-2")
+    web_events_sql = root / "target" / "compiled" / "cdp" / WEB_EVENTS_MODEL
+    night_2_web_events_sql = web_events_sql.read_text(encoding="utf-8")
+    dbt(["compile", "--select", "stg_web__events"], warehouse, root)
+    quiet_night_web_events_sql = web_events_sql.read_text(encoding="utf-8")
     with duckdb.connect(str(warehouse), read_only=True) as con:
         incremental = table_rows(con)
         results = scenario_results(con, scenario)
@@ -609,6 +624,8 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "results": results,
         "rewritten": rewritten,
         "events_with_new_customer": len(moved),
+        "night_2_web_events_sql": night_2_web_events_sql,
+        "quiet_night_web_events_sql": quiet_night_web_events_sql,
     }
 
 
@@ -627,6 +644,13 @@ def test_incremental_night_equals_full_rebuild(nights):
     assert differing == {}
 
 
+def test_gone_rows_looked_up_after_removals_only(nights):
+    # Night 2 replaced extracts, so its run looked for gone rows in the load log.
+    # A run after it, with no removal since, leaves the lookup out.
+    assert "_load_log" in nights["night_2_web_events_sql"]
+    assert "_load_log" not in nights["quiet_night_web_events_sql"]
+
+
 def test_second_night_rewrites_few_rows(nights):
     for model, (written, total) in nights["rewritten"].items():
         assert 0 < written < total, model
@@ -643,6 +667,7 @@ def test_removed_and_changed_rows_follow_raw(nights):
     results = nights["results"]
     assert results["dropped_event_rows"] == 0
     assert results["reused_message_rows"] == (2, 0)
+    assert results["padded_message_files"] == [f"web_events_{NIGHT_2}.jsonl"]
     assert results["dropped_order_rows"] == 0
     assert results["refunded_order"] is True
     assert results["activities_like_dropped"] == results["activities_left_in_raw"]

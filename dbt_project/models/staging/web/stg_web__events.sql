@@ -24,26 +24,57 @@ removed_deliveries as (
 
 -- Messages with a delivery loaded since the last run, plus every message of a
 -- visitor who lost a delivery, so the models built on the visitor's events
--- (profiles, sessions) see the change.
+-- (profiles, sessions) see the change. Raw rows are appended in load order, so
+-- the filter on _loaded_at alone reads only the newest row groups. Each lookup
+-- in removed_deliveries has a branch of its own, so DuckDB skips the scan of
+-- raw when there are none.
 changed_messages as (
 
     select {{ cdp.clean_text('message_id') }} as message_id
     from {{ source('raw', 'web_events') }}
     where _loaded_at > {{ cdp.incremental_watermark() }}
-        or {{ cdp.clean_text('user_id') }} in (select user_id from removed_deliveries)
-        or {{ cdp.clean_text('anonymous_id') }}
-            in (select anonymous_id from removed_deliveries)
+    union
+    select {{ cdp.clean_text('message_id') }} as message_id
+    from {{ source('raw', 'web_events') }}
+    where {{ cdp.clean_text('user_id') }} in (select user_id from removed_deliveries)
+    union
+    select {{ cdp.clean_text('message_id') }} as message_id
+    from {{ source('raw', 'web_events') }}
+    where {{ cdp.clean_text('anonymous_id') }}
+        in (select anonymous_id from removed_deliveries)
     union
     select message_id from removed_deliveries
 
 ),
 
--- Every delivery of a changed message.
+-- Every delivery of a changed message. The deliveries are found on the narrow
+-- message_id column and then read whole by DuckDB's rowid, so the JSON columns
+-- of the other rows are never read. Trimming every message_id costs more than
+-- the match, so only ids that start or end with a space or contain a non-ASCII
+-- character are trimmed: DuckDB's trim() removes only Unicode space
+-- separators, and U+0020 is the only ASCII one. DuckDB skips the length
+-- comparison when the column's statistics show no non-ASCII text.
+changed_rowids as (
+
+    select rowid as raw_rowid
+    from {{ source('raw', 'web_events') }}
+    where message_id in (select message_id from changed_messages)
+    union all
+    select rowid as raw_rowid
+    from {{ source('raw', 'web_events') }}
+    where (
+            message_id like ' %' or message_id like '% '
+            or strlen(message_id) != length(message_id)
+        )
+        and {{ cdp.clean_text('message_id') }}
+            in (select message_id from changed_messages)
+
+),
+
 changed_raw_rows as (
 
     select * from {{ source('raw', 'web_events') }}
-    where {{ cdp.clean_text('message_id') }}
-        in (select message_id from changed_messages)
+    where rowid in (select raw_rowid from changed_rowids)
 
 ),
 
