@@ -18,30 +18,71 @@
 with
 
 {% if is_incremental() %}
--- Visitors of the events fct_events wrote since this model last ran, and the
--- visitor an event had before, in case the event moved to another visitor.
-changed_visitors as (
+-- Events fct_events wrote since this model last ran.
+changed_events as (
 
-    select coalesce(
-        anonymous_id, {{ dbt.concat(["'user:'", 'user_id']) }}
-    ) as visitor_id
+    select
+        event_id,
+        coalesce(
+            anonymous_id, {{ dbt.concat(["'user:'", 'user_id']) }}
+        ) as visitor_id
     from {{ ref('fct_events') }}
     where _processed_at > {{ cdp.incremental_watermark() }}
-    union
-    select previous.visitor_id
-    from {{ this }} as previous
-    inner join {{ ref('fct_events') }} as changed_events
-        on previous.event_id = changed_events.event_id
-    where changed_events._processed_at > {{ cdp.incremental_watermark() }}
 
 ),
 
--- Every event of a changed visitor.
+-- Visitors of the changed events, and the visitor an event had before, in case
+-- the event moved to another visitor.
+changed_visitors as (
+
+    select visitor_id from changed_events
+    union
+    select previous.visitor_id
+    from {{ this }} as previous
+    where previous.event_id in (select event_id from changed_events)
+
+),
+
+-- Every event of a changed visitor. The visitor is matched on the anonymous id,
+-- or on the user id of an event without one, so DuckDB filters fct_events on
+-- its stored columns and never computes the visitor id of every event.
 changed_visitor_events as (
 
     select * from {{ ref('fct_events') }}
-    where coalesce(anonymous_id, {{ dbt.concat(["'user:'", 'user_id']) }})
-        in (select visitor_id from changed_visitors)
+    where anonymous_id in (select visitor_id from changed_visitors)
+    union all
+    select * from {{ ref('fct_events') }}
+    where anonymous_id is null
+        and user_id in (
+            select substr(visitor_id, 6)
+            from changed_visitors
+            where visitor_id like 'user:%'
+        )
+
+),
+
+-- The page fields this model stored for events of the changed visitors whose
+-- stg_web__events row is unchanged since then. Only new and changed deliveries
+-- have their JSON parsed again. An event that moved to another visitor changed, so
+-- its previous visitor is a changed visitor too.
+reused_page_fields as (
+
+    select
+        previous.event_id,
+        previous.page_path,
+        previous.referrer,
+        previous.utm_source,
+        previous.utm_medium,
+        previous.utm_campaign,
+        previous.product_sku
+    from {{ this }} as previous
+    where previous.visitor_id in (select visitor_id from changed_visitors)
+        and not exists (
+            select 1
+            from {{ ref('stg_web__events') }} as changed_deliveries
+            where changed_deliveries.event_id = previous.event_id
+                and changed_deliveries._processed_at > {{ cdp.incremental_watermark() }}
+        )
 
 ),
 
@@ -145,11 +186,35 @@ events as (
 
 ),
 
+{#- The events whose page fields are parsed from the JSON of their delivery. -#}
+{%- set events_parsed = 'events_to_parse' if is_incremental() else 'events' %}
+{% if is_incremental() %}
+events_to_parse as (
+
+    select * from events
+    where event_id not in (select event_id from reused_page_fields)
+
+),
+
+-- The deliveries of the events to parse, found on the narrow event_id column
+-- and read whole by DuckDB's rowid. They are the newest rows of
+-- stg_web__events, so the JSON columns of the older rows are never read.
+web_events as (
+
+    select * from {{ ref('stg_web__events') }}
+    where rowid in (
+        select rowid from {{ ref('stg_web__events') }}
+        where event_id in (select event_id from events_to_parse)
+    )
+
+),
+{% else %}
 web_events as (
 
     select * from {{ ref('stg_web__events') }}
 
 ),
+{% endif %}
 
 {%- set context_paths = [
     'page.path', 'page.referrer', 'campaign.source', 'campaign.medium', 'campaign.name'
@@ -171,7 +236,7 @@ activity as (
             as context_texts,
         {{ cdp.json_texts('web_events.properties_json', properties_paths) }}
             as properties_texts
-    from events
+    from {{ events_parsed }} as events
     left join web_events
         on events.event_id = web_events.event_id
 
@@ -213,6 +278,27 @@ page_fields as (
         {{ cdp.json_texts_at('properties_texts', properties_paths, 'sku') }}
             as product_sku
     from activity
+    {%- if is_incremental() %}
+    union all
+    select
+        events.event_id,
+        events.anonymous_id,
+        events.user_id,
+        events.customer_id as event_customer_id,
+        events.event_type,
+        events.event_name,
+        events.occurred_at,
+        reused_page_fields.page_path,
+        events.page_url,
+        reused_page_fields.referrer,
+        reused_page_fields.utm_source,
+        reused_page_fields.utm_medium,
+        reused_page_fields.utm_campaign,
+        reused_page_fields.product_sku
+    from events
+    inner join reused_page_fields
+        on events.event_id = reused_page_fields.event_id
+    {%- endif %}
 
 ),
 
