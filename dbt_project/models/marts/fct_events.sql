@@ -14,27 +14,60 @@
 with
 
 {% if is_incremental() %}
+{%- set user_prefix = 'web_events:user:' %}
+{%- set anonymous_prefix = 'web_events:anon:' %}
+-- The customer of each web record, keyed by the user id or anonymous id that
+-- makes up its record key (cdp.record_key), so the stored events are matched on
+-- their own columns instead of a key computed for each of them.
+web_record_customers as (
+
+    select
+        case
+            when record_key like '{{ user_prefix }}%'
+                then substr(record_key, {{ user_prefix | length + 1 }})
+        end as user_id,
+        case
+            when record_key like '{{ anonymous_prefix }}%'
+                then substr(record_key, {{ anonymous_prefix | length + 1 }})
+        end as anonymous_id,
+        customer_id
+    from {{ ref('customer_source_records') }}
+    where record_key like 'web_events:%'
+
+),
+
+-- Stored events whose record now has another customer, or none.
 customer_changed_events as (
 
     select previous.event_id
     from {{ this }} as previous
-    left join {{ ref('customer_source_records') }} as customer_records
-        on customer_records.record_key = case
-            when previous.user_id is not null
-                then {{ cdp.record_key('web_events', dbt.concat(["'user:'", 'previous.user_id'])) }}
-            else {{ cdp.record_key('web_events', dbt.concat(["'anon:'", 'previous.anonymous_id'])) }}
-        end
-    where previous.customer_id is distinct from customer_records.customer_id
+    left join web_record_customers as customer_records
+        on previous.user_id = customer_records.user_id
+    where previous.user_id is not null
+        and previous.customer_id is distinct from customer_records.customer_id
+    union all
+    select previous.event_id
+    from {{ this }} as previous
+    left join web_record_customers as customer_records
+        on previous.anonymous_id = customer_records.anonymous_id
+    where previous.user_id is null
+        and previous.customer_id is distinct from customer_records.customer_id
 
 ),
 
 {% endif %}
+-- New and changed deliveries, and the events whose customer changed. The
+-- filter on _processed_at alone reads only the newest row groups of
+-- stg_web__events, because the rows are appended in processing order.
 events as (
 
     select * from {{ ref('stg_web__events') }}
     {% if is_incremental() %}
     where _processed_at > {{ cdp.incremental_watermark() }}
-        or event_id in (select event_id from customer_changed_events)
+    union all
+    select * from {{ ref('stg_web__events') }}
+    where _processed_at <= {{ cdp.incremental_watermark() }}
+        and event_id in (select event_id from customer_changed_events)
     {% endif %}
 
 ),
