@@ -28,25 +28,36 @@ pseudonym_keys as (
 ),
 
 {% if is_incremental() %}
+-- Each condition has a branch of its own, so the filters on _processed_at read
+-- only the newest row groups, because rows are appended in processing order.
 changed_event_ids as (
 
     select event_id
     from {{ ref('fct_events') }}
     where _processed_at > {{ cdp.incremental_watermark() }}
-        or {{ cdp.pseudonym_key_changed() }}
     union
     select event_id
     from {{ ref('fct_session_events') }}
     where _processed_at > {{ cdp.incremental_watermark() }}
+    union
+    select event_id
+    from {{ ref('fct_events') }}
+    where {{ cdp.pseudonym_key_changed() }}
 
 ),
 
 {% endif %}
+{#- The changed events are found on the narrow event_id column and read whole
+    by DuckDB's rowid, so the other columns of the unchanged rows are never
+    read. #}
 events as (
 
     select * from {{ ref('fct_events') }}
     {% if is_incremental() %}
-    where event_id in (select event_id from changed_event_ids)
+    where rowid in (
+        select rowid from {{ ref('fct_events') }}
+        where event_id in (select event_id from changed_event_ids)
+    )
     {% endif %}
 
 ),
@@ -55,7 +66,10 @@ session_events as (
 
     select * from {{ ref('fct_session_events') }}
     {% if is_incremental() %}
-    where event_id in (select event_id from changed_event_ids)
+    where rowid in (
+        select rowid from {{ ref('fct_session_events') }}
+        where event_id in (select event_id from changed_event_ids)
+    )
     {% endif %}
 
 ),
