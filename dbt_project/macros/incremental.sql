@@ -155,16 +155,22 @@
 
 
 {# Post-hook of int_web_profiles: delete the web records none of whose events is
-   left in `events` (stg_web__events). #}
+   left in `events` (stg_web__events). The ids are compared without their
+   'user:' or 'anon:' prefix, so the events' columns are read as stored and no
+   string is built for each of them. #}
 {% macro delete_web_records_without_events(events) -%}
     delete from {{ this }}
-    where source_record_id not in (
-        select {{ dbt.concat(["'user:'", 'user_id']) }}
-        from {{ events }}
-        where user_id is not null
-        union all
-        select {{ dbt.concat(["'anon:'", 'anonymous_id']) }}
-        from {{ events }}
-        where anonymous_id is not null
-    )
+    where (
+            source_record_id like 'user:%'
+            and substr(source_record_id, 6) not in (
+                select user_id from {{ events }} where user_id is not null
+            )
+        )
+        or (
+            source_record_id like 'anon:%'
+            and substr(source_record_id, 6) not in (
+                select anonymous_id from {{ events }} where anonymous_id is not null
+            )
+        )
+        or not (source_record_id like 'user:%' or source_record_id like 'anon:%')
 {%- endmacro %}

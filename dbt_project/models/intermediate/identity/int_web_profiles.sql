@@ -39,6 +39,9 @@ changed_events as (
 ),
 
 {% endif %}
+{#- The changed records' events are found on the narrow id columns and read
+    whole by DuckDB's rowid, so the trait columns of the other events are never
+    read. #}
 user_events as (
 
     select
@@ -47,7 +50,10 @@ user_events as (
     from {{ ref('stg_web__events') }} as events
     where user_id is not null
     {% if is_incremental() %}
-        and user_id in (select user_id from changed_events)
+        and rowid in (
+            select rowid from {{ ref('stg_web__events') }}
+            where user_id in (select user_id from changed_events)
+        )
     {% endif %}
 
 ),
@@ -60,7 +66,10 @@ anonymous_events as (
     from {{ ref('stg_web__events') }} as events
     where anonymous_id is not null
     {% if is_incremental() %}
-        and anonymous_id in (select anonymous_id from changed_events)
+        and rowid in (
+            select rowid from {{ ref('stg_web__events') }}
+            where anonymous_id in (select anonymous_id from changed_events)
+        )
     {% endif %}
 
 ),

@@ -24,11 +24,17 @@ changed_visitors as (
 ),
 
 {% endif %}
+{#- The changed visitors' events are found on the narrow visitor_id column and
+    read whole by DuckDB's rowid, so the other columns of the unchanged rows
+    are never read. #}
 session_events as (
 
     select * from {{ ref('fct_session_events') }}
     {% if is_incremental() %}
-    where visitor_id in (select visitor_id from changed_visitors)
+    where rowid in (
+        select rowid from {{ ref('fct_session_events') }}
+        where visitor_id in (select visitor_id from changed_visitors)
+    )
     {% endif %}
 
 ),
