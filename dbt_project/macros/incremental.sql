@@ -39,10 +39,10 @@
    customers: 2.8 to 7.3 s, 0.1 to 0.2 s with the filter). Without a load log, as
    in a warehouse whose raw tables were written by other means, every row is
    looked up.
-   When no file was marked since the model's previous run, the condition is the
-   constant false, so the query does not join its rows with the load log at all.
-   Removals marked before that run were looked up by that run: it deleted the
-   gone rows. #}
+   When no file was marked since the newest earlier run that still has rows in
+   the model, the condition is the constant false, so the query does not join
+   its rows with the load log at all. Removals marked before that run were
+   looked up by that run, which deleted the gone rows. #}
 {% macro raw_row_is_gone(raw_relation, alias) -%}
     {%- set load_log = adapter.get_relation(
         database=raw_relation.database, schema=raw_relation.schema, identifier='_load_log'
@@ -73,12 +73,13 @@
 
 
 {# True when a file in `load_log` was marked with rows_removed_at since the
-   previous run of this model, whose start is the newest _processed_at before
-   this run's. Rows this run wrote are left out, so a post-hook gets the same
-   answer as the model's query. A model with no earlier rows gives false, and
-   parsing the project gives true. Each removal marks its file before the dbt
-   run that follows it starts: erasure, retention and the loader are steps of
-   the nightly job before dbt, and the job holds the warehouse's run lock. #}
+   model's newest _processed_at before this run's, the start of the newest
+   earlier run that still has rows in the table. Rows this run wrote are left
+   out, so a post-hook does not take this run's start as the threshold. A
+   model with no earlier rows gives false, and parsing the project gives true.
+   Each removal marks its file before the dbt run that follows it starts,
+   because erasure, retention and the loader are steps of the nightly job
+   before dbt, and the job holds the warehouse's run lock. #}
 {% macro rows_removed_since_previous_run(load_log) -%}
     {%- if not execute -%}
         {{ return(true) }}

@@ -23,16 +23,16 @@ web_record_customers as (
 
     select
         case
-            when record_key like '{{ user_prefix }}%'
+            when starts_with(record_key, '{{ user_prefix }}')
                 then substr(record_key, {{ user_prefix | length + 1 }})
         end as user_id,
         case
-            when record_key like '{{ anonymous_prefix }}%'
+            when starts_with(record_key, '{{ anonymous_prefix }}')
                 then substr(record_key, {{ anonymous_prefix | length + 1 }})
         end as anonymous_id,
         customer_id
     from {{ ref('customer_source_records') }}
-    where record_key like 'web_events:%'
+    where starts_with(record_key, 'web_events:')
 
 ),
 

@@ -40,8 +40,8 @@ changed_events as (
 
 {% endif %}
 {#- The changed records' events are found on the narrow id columns and read
-    whole by DuckDB's rowid, so the trait columns of the other events are never
-    read. #}
+    whole by DuckDB's rowid, so DuckDB reads the trait columns only of the row
+    groups that hold them. #}
 user_events as (
 
     select

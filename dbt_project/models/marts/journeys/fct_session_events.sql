@@ -6,6 +6,13 @@
 {%- set inactivity_minutes = var('session_inactivity_minutes', 30) %}
 -- Incremental: a visitor's sessions are recomputed from all the visitor's events
 -- when one of them changed in fct_events.
+-- TODO: an event can move to another visitor when a delivery from another
+-- device of the same user arrives with an earlier receivedAt. If its old
+-- visitor has no session event left, delete+insert writes no row for that
+-- visitor, so the old row of the event stays next to the new one until a full
+-- refresh. int_web_profiles keeps the old visitor's record unchanged the same
+-- way, because stg_web__events rewrites the other events of a visitor only
+-- when one of its raw rows is removed.
 {#- dbt-spark has no delete+insert strategy: the Spark target rebuilds the table. -#}
 {{ config(
     materialized='table' if target.type == 'spark' else 'incremental',
@@ -61,10 +68,16 @@ changed_visitor_events as (
 
 ),
 
--- The page fields this model stored for events of the changed visitors whose
--- stg_web__events row is unchanged since then. Only new and changed deliveries
--- have their JSON parsed again. An event that moved to another visitor changed, so
+-- The page fields this model stored for events of the changed visitors, where
+-- the event still belongs to the same visitor and its stg_web__events row has
+-- not changed since this model last ran. Only new and changed deliveries have
+-- their JSON parsed again. An event that moved to another visitor changed, so
 -- its previous visitor is a changed visitor too.
+-- NOTE: a delivery counts as unchanged when its _processed_at is not after this
+-- model's watermark. That holds when dbt builds fct_events before this model in
+-- the same invocation, as dbt build does, and skips this model when fct_events
+-- fails. A run of this model alone after fct_events failed can keep stale page
+-- fields until a full refresh.
 reused_page_fields as (
 
     select
@@ -76,6 +89,12 @@ reused_page_fields as (
         previous.utm_campaign,
         previous.product_sku
     from {{ this }} as previous
+    inner join changed_visitor_events as current_events
+        on previous.event_id = current_events.event_id
+        and previous.visitor_id = coalesce(
+            current_events.anonymous_id,
+            {{ dbt.concat(["'user:'", 'current_events.user_id']) }}
+        )
     where previous.visitor_id in (select visitor_id from changed_visitors)
         and not exists (
             select 1
@@ -197,8 +216,8 @@ events_to_parse as (
 ),
 
 -- The deliveries of the events to parse, found on the narrow event_id column
--- and read whole by DuckDB's rowid. They are the newest rows of
--- stg_web__events, so the JSON columns of the older rows are never read.
+-- and read whole by DuckDB's rowid. Most of them are the newest rows of
+-- stg_web__events, so DuckDB reads the JSON columns of few row groups.
 web_events as (
 
     select * from {{ ref('stg_web__events') }}

@@ -25,8 +25,8 @@ changed_visitors as (
 
 {% endif %}
 {#- The changed visitors' events are found on the narrow visitor_id column and
-    read whole by DuckDB's rowid, so the other columns of the unchanged rows
-    are never read. #}
+    read whole by DuckDB's rowid, so DuckDB reads the other columns only of the
+    row groups that hold them. #}
 session_events as (
 
     select * from {{ ref('fct_session_events') }}

@@ -48,8 +48,8 @@ changed_event_ids as (
 
 {% endif %}
 {#- The changed events are found on the narrow event_id column and read whole
-    by DuckDB's rowid, so the other columns of the unchanged rows are never
-    read. #}
+    by DuckDB's rowid, so DuckDB reads the other columns only of the row groups
+    that hold them. #}
 events as (
 
     select * from {{ ref('fct_events') }}

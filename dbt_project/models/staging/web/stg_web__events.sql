@@ -48,12 +48,13 @@ changed_messages as (
 ),
 
 -- Every delivery of a changed message. The deliveries are found on the narrow
--- message_id column and then read whole by DuckDB's rowid, so the JSON columns
--- of the other rows are never read. Trimming every message_id costs more than
+-- message_id column and then read whole by DuckDB's rowid, so DuckDB reads the
+-- JSON columns only of the row groups that hold them, the newest ones. Trimming every message_id costs more than
 -- the match, so only ids that start or end with a space or contain a non-ASCII
--- character are trimmed: DuckDB's trim() removes only Unicode space
--- separators, and U+0020 is the only ASCII one. DuckDB skips the length
--- comparison when the column's statistics show no non-ASCII text.
+-- character are trimmed. DuckDB's trim() removes only Unicode space
+-- separators, and U+0020 is the only ASCII one (checked on DuckDB 2.0.1). On
+-- the 1,000,000-customer warehouse, whose message ids are all ASCII, the
+-- length comparison took no measurable time.
 changed_rowids as (
 
     select rowid as raw_rowid
