@@ -213,7 +213,7 @@ def night_2_web_events(landing: Path, con: duckdb.DuckDBPyConnection) -> dict:
     )
     identify = next(e for e in main if e["anonymousId"] == anonymous_only)
     # Delivered again a minute earlier, with the id wrapped in a no-break space
-    # and a space: trimmed, it is the same message, and this delivery is kept.
+    # and a space. Trimmed, it is the same message, and this delivery is kept.
     padded_original = last_of_visitor[visitors[3]]
     padded_id = "\u00a0" + padded_original["messageId"] + " "
 

@@ -28,8 +28,8 @@ pseudonym_keys as (
 ),
 
 {% if is_incremental() %}
--- Each condition has a branch of its own, so the filters on _processed_at read
--- only the newest row groups, because rows are appended in processing order.
+-- Rows are appended in processing order. With each condition in a branch of its
+-- own, the filters on _processed_at read only the newest row groups.
 changed_event_ids as (
 
     select event_id

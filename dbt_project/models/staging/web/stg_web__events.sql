@@ -48,8 +48,8 @@ changed_messages as (
 ),
 
 -- Every delivery of a changed message. The deliveries are found on the narrow
--- message_id column and then read whole by DuckDB's rowid, so DuckDB reads the
--- JSON columns only of the row groups that hold them, the newest ones. Trimming every message_id costs more than
+-- message_id column and then read whole by DuckDB's rowid. DuckDB then reads the
+-- JSON columns only of the row groups that contain them, mostly the newest ones. Trimming every message_id costs more than
 -- the match, so only ids that start or end with a space or contain a non-ASCII
 -- character are trimmed. DuckDB's trim() removes only Unicode space
 -- separators, and U+0020 is the only ASCII one (checked on DuckDB 2.0.1). On
