@@ -6,9 +6,22 @@
     The extracts are loaded and the identity step runs before the dbt run that reads
     them starts, so nothing new can carry an earlier time. A model without new
     rows keeps an older watermark, which only makes its next run read more.
-    TODO: the incremental models repeat the same config block (incremental on
-    DuckDB, table on Spark, delete+insert, a post-hook); one macro could set it.
 #}
+
+{# The config of every incremental model: delete+insert on `unique_key`, then
+   `post_hook`, SQL text that dbt renders when the model runs (a delete of the
+   rows whose input is gone). dbt-spark has no delete+insert strategy, so on Spark
+   the model is a table that each run rebuilds, and needs no post-hook. #}
+{% macro incremental_config(unique_key, post_hook, on_schema_change='fail') -%}
+    {{ config(
+        materialized='table' if target.type == 'spark' else 'incremental',
+        unique_key=unique_key,
+        incremental_strategy='delete+insert',
+        on_schema_change=on_schema_change,
+        post_hook=[] if target.type == 'spark' else post_hook,
+    ) }}
+{%- endmacro %}
+
 
 {# The start of this dbt run as a timestamp, the value of _processed_at. #}
 {% macro processed_at() -%}

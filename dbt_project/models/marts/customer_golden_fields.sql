@@ -5,13 +5,10 @@
 -- rules no longer match the fingerprint stored in its rows. The post-hook deletes
 -- rows of customers that are gone or have no value left. A table from before the
 -- fingerprint column gets it empty, so its next run computes every customer.
-{#- dbt-spark has no delete+insert strategy: the Spark target rebuilds the table. -#}
-{{ config(
-    materialized='table' if target.type == 'spark' else 'incremental',
+{{ cdp.incremental_config(
     unique_key='customer_id',
-    incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
-    post_hook=[] if target.type == 'spark' else "{{ cdp.delete_golden_fields_of_changed_inputs() }}",
+    post_hook="{{ cdp.delete_golden_fields_of_changed_inputs() }}",
 ) }}
 {%- set fields = cdp.golden_record_fields() | list | sort %}
 with

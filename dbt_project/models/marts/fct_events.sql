@@ -2,13 +2,9 @@
 -- identity never tied to a known customer.
 -- Incremental: new or changed events, and events whose record now has another
 -- customer than the one stored (a merge, a split, a record joining a customer).
-{#- dbt-spark has no delete+insert strategy: the Spark target rebuilds the table. -#}
-{{ config(
-    materialized='table' if target.type == 'spark' else 'incremental',
+{{ cdp.incremental_config(
     unique_key='event_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail',
-    post_hook=[] if target.type == 'spark' else "{{ cdp.delete_rows_missing_from(ref('stg_web__events'), 'event_id') }}",
+    post_hook="{{ cdp.delete_rows_missing_from(ref('stg_web__events'), 'event_id') }}",
 ) }}
 
 with

@@ -3,13 +3,9 @@
 -- customer than the one stored.
 -- NOTE: a change to the seed fx_rates_to_eur reaches only orders written after it;
 -- rebuild with `dbt build --full-refresh --select fct_orders+` to apply it to all.
-{#- dbt-spark has no delete+insert strategy: the Spark target rebuilds the table. -#}
-{{ config(
-    materialized='table' if target.type == 'spark' else 'incremental',
+{{ cdp.incremental_config(
     unique_key='order_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail',
-    post_hook=[] if target.type == 'spark' else "{{ cdp.delete_rows_missing_from(ref('stg_shop__orders'), 'order_id') }}",
+    post_hook="{{ cdp.delete_rows_missing_from(ref('stg_shop__orders'), 'order_id') }}",
 ) }}
 
 with

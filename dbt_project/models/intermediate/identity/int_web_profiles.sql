@@ -2,13 +2,9 @@
 -- 'anon:<anonymousId>' for each anonymous id, with the latest known value of each
 -- person trait among the record's events.
 -- Incremental: a record is recomputed from all its events when one of them changed.
-{#- dbt-spark has no delete+insert strategy: the Spark target rebuilds the table. -#}
-{{ config(
-    materialized='table' if target.type == 'spark' else 'incremental',
+{{ cdp.incremental_config(
     unique_key='source_record_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail',
-    post_hook=[] if target.type == 'spark' else "{{ cdp.delete_web_records_without_events(ref('stg_web__events')) }}",
+    post_hook="{{ cdp.delete_web_records_without_events(ref('stg_web__events')) }}",
 ) }}
 
 {%- set traits = [

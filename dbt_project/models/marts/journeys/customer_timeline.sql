@@ -5,13 +5,10 @@
 -- post-hook deletes the rows of customers with no touchpoints left. A table from
 -- before the fingerprint column gets it empty, so its next run computes every
 -- customer.
-{#- dbt-spark has no delete+insert strategy: the Spark target rebuilds the table. -#}
-{{ config(
-    materialized='table' if target.type == 'spark' else 'incremental',
+{{ cdp.incremental_config(
     unique_key='customer_id',
-    incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
-    post_hook=[] if target.type == 'spark' else "{{ cdp.delete_rows_of_stale_fingerprints(
+    post_hook="{{ cdp.delete_rows_of_stale_fingerprints(
         ref('customer_timeline_fingerprints'),
         'touchpoints_fingerprint',
         '_touchpoints_fingerprint'

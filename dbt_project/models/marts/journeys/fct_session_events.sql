@@ -13,13 +13,9 @@
 -- refresh. int_web_profiles keeps the old visitor's record unchanged the same
 -- way, because stg_web__events rewrites the other events of a visitor only
 -- when one of its raw rows is removed.
-{#- dbt-spark has no delete+insert strategy: the Spark target rebuilds the table. -#}
-{{ config(
-    materialized='table' if target.type == 'spark' else 'incremental',
+{{ cdp.incremental_config(
     unique_key='visitor_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail',
-    post_hook=[] if target.type == 'spark' else "{{ cdp.delete_rows_missing_from(ref('fct_events'), 'event_id') }}",
+    post_hook="{{ cdp.delete_rows_missing_from(ref('fct_events'), 'event_id') }}",
 ) }}
 
 with

@@ -3,13 +3,9 @@
 -- Incremental: a visitor's sessions are recomputed when fct_session_events wrote
 -- the visitor again. It does so for every visitor with a changed event or
 -- customer_id. The post-hook deletes sessions left without events.
-{#- dbt-spark has no delete+insert strategy: the Spark target rebuilds the table. -#}
-{{ config(
-    materialized='table' if target.type == 'spark' else 'incremental',
+{{ cdp.incremental_config(
     unique_key='visitor_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail',
-    post_hook=[] if target.type == 'spark' else "{{ cdp.delete_rows_missing_from(ref('fct_session_events'), 'session_id') }}",
+    post_hook="{{ cdp.delete_rows_missing_from(ref('fct_session_events'), 'session_id') }}",
 ) }}
 
 with

@@ -7,13 +7,9 @@
 -- since this model last ran, or every touchpoint after a change of the pseudonym
 -- key. The post-hook deletes the rows of customers gone from customer_timeline.
 -- The customer_id column puts the rows in the erasure step's scope.
-{#- dbt-spark has no delete+insert strategy: the Spark target rebuilds the table. -#}
-{{ config(
-    materialized='table' if target.type == 'spark' else 'incremental',
+{{ cdp.incremental_config(
     unique_key='customer_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail',
-    post_hook=[] if target.type == 'spark' else "{{ cdp.delete_rows_missing_from(ref('customer_timeline_fingerprints'), 'customer_id') }}",
+    post_hook="{{ cdp.delete_rows_missing_from(ref('customer_timeline_fingerprints'), 'customer_id') }}",
 ) }}
 
 with

@@ -7,13 +7,9 @@
 -- model last ran, or every event after a change of the pseudonym key. The
 -- customer_id column puts the rows in the erasure step's scope, as for
 -- fct_events.
-{#- dbt-spark has no delete+insert strategy: the Spark target rebuilds the table. -#}
-{{ config(
-    materialized='table' if target.type == 'spark' else 'incremental',
+{{ cdp.incremental_config(
     unique_key='event_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail',
-    post_hook=[] if target.type == 'spark' else "{{ cdp.delete_rows_missing_from(ref('fct_events'), 'event_id') }}",
+    post_hook="{{ cdp.delete_rows_missing_from(ref('fct_events'), 'event_id') }}",
 ) }}
 
 with

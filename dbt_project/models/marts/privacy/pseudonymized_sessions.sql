@@ -5,13 +5,9 @@
 -- Incremental: the sessions of the visitors that fct_sessions wrote since this
 -- model last ran, or every session after a change of the pseudonym key. The
 -- customer_id column puts the rows in the erasure step's scope.
-{#- dbt-spark has no delete+insert strategy: the Spark target rebuilds the table. -#}
-{{ config(
-    materialized='table' if target.type == 'spark' else 'incremental',
+{{ cdp.incremental_config(
     unique_key='visitor_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail',
-    post_hook=[] if target.type == 'spark' else "{{ cdp.delete_rows_missing_from(ref('fct_sessions'), 'session_id') }}",
+    post_hook="{{ cdp.delete_rows_missing_from(ref('fct_sessions'), 'session_id') }}",
 ) }}
 
 with

@@ -1,13 +1,9 @@
 -- Incremental: every activity of an address is recomputed when a row of that
 -- address is loaded or leaves raw, because the kept copy of an activity depends on
 -- all its copies, and the normalizer runs once per address.
-{#- dbt-spark has no delete+insert strategy: the Spark target rebuilds the table. -#}
-{{ config(
-    materialized='table' if target.type == 'spark' else 'incremental',
+{{ cdp.incremental_config(
     unique_key='email_activity_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail',
-    post_hook=[] if target.type == 'spark' else "{{ cdp.delete_rows_gone_from_raw(source('raw', 'email_activity')) }}",
+    post_hook="{{ cdp.delete_rows_gone_from_raw(source('raw', 'email_activity')) }}",
 ) }}
 
 with

@@ -1,12 +1,8 @@
 -- Incremental: an order is recomputed when a later extract exports it again, or
 -- when one of its raw rows is gone (an erased person, a replaced extract).
-{#- dbt-spark has no delete+insert strategy: the Spark target rebuilds the table. -#}
-{{ config(
-    materialized='table' if target.type == 'spark' else 'incremental',
+{{ cdp.incremental_config(
     unique_key='order_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail',
-    post_hook=[] if target.type == 'spark' else "{{ cdp.delete_rows_gone_from_raw(source('raw', 'shop_orders')) }}",
+    post_hook="{{ cdp.delete_rows_gone_from_raw(source('raw', 'shop_orders')) }}",
 ) }}
 
 with

@@ -1,13 +1,9 @@
 -- Incremental: a lead is recomputed from all its raw rows when a later extract
 -- exports it, or when one of its raw rows is gone (an erased person, a replaced
 -- extract).
-{#- dbt-spark has no delete+insert strategy: the Spark target rebuilds the table. -#}
-{{ config(
-    materialized='table' if target.type == 'spark' else 'incremental',
+{{ cdp.incremental_config(
     unique_key='lead_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail',
-    post_hook=[] if target.type == 'spark' else "{{ cdp.delete_rows_gone_from_raw(source('raw', 'social_leads')) }}",
+    post_hook="{{ cdp.delete_rows_gone_from_raw(source('raw', 'social_leads')) }}",
 ) }}
 
 with

@@ -1,12 +1,8 @@
 -- Incremental: an event is recomputed when a delivery of its message is loaded,
 -- because the kept delivery and event_id depend on all deliveries of the message.
-{#- dbt-spark has no delete+insert strategy: the Spark target rebuilds the table. -#}
-{{ config(
-    materialized='table' if target.type == 'spark' else 'incremental',
+{{ cdp.incremental_config(
     unique_key='message_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail',
-    post_hook=[] if target.type == 'spark' else "{{ cdp.delete_rows_gone_from_raw(source('raw', 'web_events')) }}",
+    post_hook="{{ cdp.delete_rows_gone_from_raw(source('raw', 'web_events')) }}",
 ) }}
 
 with
