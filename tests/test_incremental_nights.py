@@ -22,7 +22,10 @@ incremental model must get right:
   a new lead with the contact fields of a known lead, which the identity step
   links to that lead;
 - night 1's small extracts delivered again under the same names, without one web
-  event, one order and one e-mail activity.
+  event, one order and one e-mail activity;
+- the only event of a device delivered again from another device, a minute
+  earlier, so the event moves to the other visitor and leaves its first one
+  without events.
 
 Each night runs the steps of the nightly job up to the marts: load, dbt before
 identity, identity, dbt marts. After night 2, ``dbt run --full-refresh`` rebuilds
@@ -65,6 +68,10 @@ FLOAT_DIGITS = 9
 # Appended to an --exclude list: the data and unit tests run in other test files.
 TESTS = ["resource_type:test", "resource_type:unit_test"]
 WEB_EVENTS_MODEL = "models/staging/web/stg_web__events.sql"
+# Night 1 adds a device with a single event, a copy of another visitor's event.
+# Night 2 delivers that message again from the other visitor's device.
+ONE_EVENT_DEVICE = "device-with-one-event"
+MOVING_MESSAGE = "message-moving-to-another-device"
 
 
 def dbt(args: list[str], warehouse: Path, workdir: Path) -> None:
@@ -168,11 +175,34 @@ def split_small_extracts(landing: Path) -> None:
     )
 
 
-def night_2_web_events(landing: Path, con: duckdb.DuckDBPyConnection) -> dict:
+def add_one_event_device(landing: Path) -> str:
+    """Add to night 1 a device whose only event copies a known user's newest page
+    or track event, and return the anonymous id of the user's device.
+
+    The copy keeps the user id. A later delivery of its message from the user's
+    device is then the same message from the same sender."""
+    web = landing / "web_events" / f"web_events_{NIGHT_1}.jsonl"
+    events = read_jsonl(web)
+    activity = [e for e in events if e["userId"] and e["type"] in ("page", "track")]
+    last_visitor = max(e["anonymousId"] for e in activity)
+    copied = next(e for e in reversed(activity) if e["anonymousId"] == last_visitor)
+    moving = {
+        **later_event(copied, MOVING_MESSAGE, 1),
+        "anonymousId": ONE_EVENT_DEVICE,
+    }
+    write_jsonl(web, [*events, moving])
+    return last_visitor
+
+
+def night_2_web_events(
+    landing: Path, con: duckdb.DuckDBPyConnection, moving_to: str
+) -> dict:
     """Write night 2's web extracts; return the ids the assertions look at."""
     folder = landing / "web_events"
     small = read_jsonl(folder / f"web_events_{SMALL_EXTRACT}.jsonl")
     main = read_jsonl(folder / f"web_events_{NIGHT_1}.jsonl")
+    moving = next(e for e in main if e["messageId"] == MOVING_MESSAGE)
+    main = [e for e in main if e is not moving]
 
     # The small extract again without the first event of a visitor whose other
     # events are all in the main extract: only the removal changes the visitor's
@@ -204,7 +234,7 @@ def night_2_web_events(landing: Path, con: duckdb.DuckDBPyConnection) -> dict:
         "and user_id is not null order by user_id limit 1"
     ).fetchone()[0]
     # The other changes touch other visitors, so none of them hides a missed one.
-    untouched = {dropped["anonymousId"], anonymous_only}
+    untouched = {dropped["anonymousId"], anonymous_only, moving_to}
     others = [e for e in main if e["anonymousId"] not in untouched]
     last_of_visitor = {e["anonymousId"]: e for e in others}
     visitors = sorted(last_of_visitor)[:4]
@@ -223,6 +253,7 @@ def night_2_web_events(landing: Path, con: duckdb.DuckDBPyConnection) -> dict:
         later_event(last_of_visitor[visitors[0]], "night-2-same-session", 10),
         later_event(last_of_visitor[visitors[1]], "night-2-new-session", 120),
         later_event(padded_original, padded_id, -1),
+        {**later_event(moving, MOVING_MESSAGE, -1), "anonymousId": moving_to},
         {
             **later_event(identify, "night-2-identify", 5),
             "type": "identify",
@@ -235,6 +266,7 @@ def night_2_web_events(landing: Path, con: duckdb.DuckDBPyConnection) -> dict:
         "reused_message": reused["messageId"],
         "identified_visitor": anonymous_only,
         "padded_message": padded_original["messageId"],
+        "moving_message": MOVING_MESSAGE,
     }
 
 
@@ -523,6 +555,13 @@ def scenario_results(con: duckdb.DuckDBPyConnection, scenario: dict) -> dict:
             "select list(_file) from staging.stg_web__events where message_id = ?",
             "padded_message",
         )[0],
+        "moved_event_visitors": value(
+            "select list(e.visitor_id order by e.visitor_id) "
+            "from marts.fct_session_events as e "
+            "inner join marts.fct_events as f using (event_id) "
+            "where f.message_id = ?",
+            "moving_message",
+        )[0],
         "dropped_order_rows": value(
             "select count(*) from marts.fct_orders where order_id = ?",
             "dropped_order",
@@ -582,12 +621,14 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict:
     warehouse = root / "warehouse.duckdb"
 
     split_small_extracts(landing)
+    moving_to = add_one_event_device(landing)
     run_night(warehouse, landing, root, run_id="night-1")
     with duckdb.connect(str(warehouse), read_only=True) as con:
         night_1_customers = dict(
             con.execute("select event_id, customer_id from marts.fct_events").fetchall()
         )
-        scenario = night_2_web_events(landing, con)
+        scenario = night_2_web_events(landing, con, moving_to)
+    scenario["moving_to"] = moving_to
     scenario |= night_2_shop_orders(landing)
     scenario |= night_2_email_activities(landing)
     scenario |= night_2_crm_contacts(landing)
@@ -624,6 +665,7 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "results": results,
         "rewritten": rewritten,
         "events_with_new_customer": len(moved),
+        "moving_to": scenario["moving_to"],
         "night_2_web_events_sql": night_2_web_events_sql,
         "quiet_night_web_events_sql": quiet_night_web_events_sql,
     }
@@ -641,7 +683,7 @@ def test_incremental_night_equals_full_rebuild(nights):
         for table in rebuilt
         if incremental[table] != rebuilt[table]
     }
-    assert differing == {}
+    assert differing == {}, sorted(differing.items())
 
 
 def test_gone_rows_looked_up_after_removals_only(nights):
@@ -668,6 +710,7 @@ def test_removed_and_changed_rows_follow_raw(nights):
     assert results["dropped_event_rows"] == 0
     assert results["reused_message_rows"] == (2, 0)
     assert results["padded_message_files"] == [f"web_events_{NIGHT_2}.jsonl"]
+    assert results["moved_event_visitors"] == [nights["moving_to"]]
     assert results["dropped_order_rows"] == 0
     assert results["refunded_order"] is True
     assert results["activities_like_dropped"] == results["activities_left_in_raw"]

@@ -9,9 +9,10 @@
 #}
 
 {# The config of every incremental model: delete+insert on `unique_key`, then
-   `post_hook`, SQL text that dbt renders when the model runs (a delete of the
-   rows whose input is gone). dbt-spark has no delete+insert strategy, so on Spark
-   the model is a table that each run rebuilds, and needs no post-hook. #}
+   `post_hook`, SQL text or a list of them that dbt renders when the model runs
+   (deletes of rows whose input is gone). dbt-spark has no delete+insert
+   strategy, so on Spark the model is a table that each run rebuilds, and needs
+   no post-hook. #}
 {% macro incremental_config(unique_key, post_hook, on_schema_change='fail') -%}
     {{ config(
         materialized='table' if target.type == 'spark' else 'incremental',
@@ -122,6 +123,21 @@
         select 1 from {{ upstream }} as current_rows
         where current_rows.{{ key }} = previous.{{ key }}
     )
+{%- endmacro %}
+
+
+{# Post-hook of a model whose unique key groups rows (a visitor's events): delete
+   the earlier rows of each `key` that this run wrote again, under another unique
+   key. Delete+insert replaces the rows of the unique keys this run wrote, so an
+   event that moved to another visitor would keep its row under a visitor whose
+   events are all gone. #}
+{% macro delete_rows_written_again(key) -%}
+    delete from {{ this }} as previous
+    where previous._processed_at < {{ cdp.processed_at() }}
+        and previous.{{ key }} in (
+            select {{ key }} from {{ this }}
+            where _processed_at = {{ cdp.processed_at() }}
+        )
 {%- endmacro %}
 
 

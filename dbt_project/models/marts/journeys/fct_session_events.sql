@@ -6,16 +6,16 @@
 {%- set inactivity_minutes = var('session_inactivity_minutes', 30) %}
 -- Incremental: a visitor's sessions are recomputed from all the visitor's events
 -- when one of them changed in fct_events.
--- TODO: an event can move to another visitor when a delivery from another
--- device of the same user arrives with an earlier receivedAt. If its old
--- visitor has no session event left, delete+insert writes no row for that
--- visitor, so the old row of the event stays next to the new one until a full
--- refresh. int_web_profiles keeps the old visitor's record unchanged the same
--- way, because stg_web__events rewrites the other events of a visitor only
--- when one of its raw rows is removed.
+-- An event moves to another visitor when a delivery from another device of the
+-- same user arrives with an earlier receivedAt. The post-hooks delete the rows of
+-- events gone from fct_events, and the older row of an event written again. That
+-- row stays behind when its old visitor has no session event left.
 {{ cdp.incremental_config(
     unique_key='visitor_id',
-    post_hook="{{ cdp.delete_rows_missing_from(ref('fct_events'), 'event_id') }}",
+    post_hook=[
+        "{{ cdp.delete_rows_missing_from(ref('fct_events'), 'event_id') }}",
+        "{{ cdp.delete_rows_written_again('event_id') }}",
+    ],
 ) }}
 
 with
