@@ -9,12 +9,14 @@ reason below, so a new mart without an analytics counterpart fails here.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from orchestration import analyst_copy
 from orchestration.analyst_copy import write_analyst_copy
 from orchestration.privacy import store
 from tests.pii_scan import collect_contact_values, columns_with_contact_values
@@ -311,3 +313,66 @@ def test_analyst_copy_contains_only_analytics(writable_copy, tmp_path):
             "'pg_catalog')"
         ).fetchall()
         assert other_schemas == []
+
+
+def copied_rows(path: Path) -> dict[str, list[tuple]]:
+    """Return every table of an analyst file with its rows, sorted."""
+    with duckdb.connect(str(path), read_only=True) as copy:
+        names = [n for (n,) in copy.execute("show tables").fetchall()]
+        return {
+            name: sorted(copy.execute(f'select * from "{name}"').fetchall(), key=repr)
+            for name in names
+        }
+
+
+def test_analyst_copy_updates_changed_rows(writable_copy, tmp_path, monkeypatch):
+    # The small warehouse has a few events, so one changed event is a large share.
+    monkeypatch.setattr(analyst_copy, "MAX_CHANGED_SHARE", 1.0)
+    target = tmp_path / "analytics.duckdb"
+    with duckdb.connect(str(writable_copy)) as con:
+        write_analyst_copy(con, target)
+        # A later night: one event rewritten with a new value, one session and
+        # one timeline row deleted by their models' post-hooks.
+        con.execute(
+            "update marts.pseudonymized_events set utm_source = 'later-night', "
+            "_processed_at = _processed_at + interval 1 day "
+            "where event_id = (select min(event_id) from marts.pseudonymized_events)"
+        )
+        con.execute(
+            "delete from marts.pseudonymized_sessions "
+            "where session_id = (select min(session_id) "
+            "from marts.pseudonymized_sessions)"
+        )
+        con.execute(
+            "delete from marts.pseudonymized_customer_timeline "
+            "where touchpoint_id = (select min(touchpoint_id) "
+            "from marts.pseudonymized_customer_timeline)"
+        )
+        lines = []
+        write_analyst_copy(con, target, progress=lines.append)
+        rewritten = tmp_path / "rewritten.duckdb"
+        write_analyst_copy(con, rewritten)
+
+    partial = {line.split(",")[0] for line in lines if "changed rows" in line}
+    assert partial == {
+        "analyst copy: events",
+        "analyst copy: sessions",
+        "analyst copy: customer_timeline",
+    }
+    assert any(", 1 changed rows written" in line for line in lines)
+    updated, whole = copied_rows(target), copied_rows(rewritten)
+    assert sorted(updated) == sorted(whole)
+    for name in whole:
+        assert updated[name] == whole[name], name
+
+
+def test_analyst_copy_rewritten_after_file_change(writable_copy, tmp_path):
+    target = tmp_path / "analytics.duckdb"
+    with duckdb.connect(str(writable_copy)) as con:
+        write_analyst_copy(con, target)
+        os.utime(target, ns=(0, 0))
+        lines = []
+        write_analyst_copy(con, target, progress=lines.append)
+
+    assert lines
+    assert not [line for line in lines if "changed rows" in line]
