@@ -116,13 +116,35 @@
 {%- endmacro %}
 
 
-{# Post-hook of the marts: delete the rows whose `key` is no longer in `upstream`. #}
-{% macro delete_rows_missing_from(upstream, key) -%}
+{# Post-hook of the marts: delete the rows whose `key` is no longer in `upstream`.
+   A model with `one_row_per_upstream_row` writes a row for each new upstream
+   row, so after its run it holds every upstream key. When it then has as many
+   rows as `upstream`, no key can be missing there, and the hook skips the join
+   of every stored row with upstream (2 to 4 s on 20 million events). #}
+{% macro delete_rows_missing_from(upstream, key, one_row_per_upstream_row=false) -%}
+    {%- if one_row_per_upstream_row and cdp.has_row_count_of(upstream) %}
+    delete from {{ this }} where false
+    {%- else %}
     delete from {{ this }} as previous
     where not exists (
         select 1 from {{ upstream }} as current_rows
         where current_rows.{{ key }} = previous.{{ key }}
     )
+    {%- endif %}
+{%- endmacro %}
+
+
+{# True when the model's table has as many rows as `relation`; false when
+   parsing the project. #}
+{% macro has_row_count_of(relation) -%}
+    {%- if not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set counts = run_query(
+        "select (select count(*) from " ~ this ~ ") = (select count(*) from "
+        ~ relation ~ ")"
+    ) -%}
+    {{ return(counts.columns[0].values()[0]) }}
 {%- endmacro %}
 
 

@@ -4,7 +4,9 @@
 -- customer than the one stored (a merge, a split, a record joining a customer).
 {{ cdp.incremental_config(
     unique_key='event_id',
-    post_hook="{{ cdp.delete_rows_missing_from(ref('stg_web__events'), 'event_id') }}",
+    post_hook="{{ cdp.delete_rows_missing_from(
+        ref('stg_web__events'), 'event_id', one_row_per_upstream_row=true
+    ) }}",
 ) }}
 
 with

@@ -9,7 +9,9 @@
 -- fct_events.
 {{ cdp.incremental_config(
     unique_key='event_id',
-    post_hook="{{ cdp.delete_rows_missing_from(ref('fct_events'), 'event_id') }}",
+    post_hook="{{ cdp.delete_rows_missing_from(
+        ref('fct_events'), 'event_id', one_row_per_upstream_row=true
+    ) }}",
 ) }}
 
 with

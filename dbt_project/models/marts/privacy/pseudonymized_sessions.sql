@@ -7,7 +7,9 @@
 -- customer_id column puts the rows in the erasure step's scope.
 {{ cdp.incremental_config(
     unique_key='visitor_id',
-    post_hook="{{ cdp.delete_rows_missing_from(ref('fct_sessions'), 'session_id') }}",
+    post_hook="{{ cdp.delete_rows_missing_from(
+        ref('fct_sessions'), 'session_id', one_row_per_upstream_row=true
+    ) }}",
 ) }}
 
 with
