@@ -209,3 +209,25 @@ def test_new_key_replaces_stored_pseudonyms(writable_copy, tmp_path):
 
         assert fingerprints == 1
         assert view_pseudonyms == expected
+
+
+def test_run_drops_retired_event_pseudonyms(writable_copy, tmp_path):
+    with duckdb.connect(str(writable_copy)) as con:
+        con.execute(
+            "create table marts.event_pseudonyms as "
+            "select event_id, event_pseudonym from marts.pseudonymized_events"
+        )
+    result = run_dbt(
+        ["run", "--select", "pseudonymized_events"], writable_copy, tmp_path
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    with duckdb.connect(str(writable_copy), read_only=True) as con:
+        tables = con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'marts' "
+            "and table_name like '%pseudonym%' order by 1"
+        ).fetchall()
+    assert tables == [
+        ("pseudonymized_customer_timeline",),
+        ("pseudonymized_events",),
+        ("pseudonymized_sessions",),
+    ]
