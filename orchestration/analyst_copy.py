@@ -20,12 +20,13 @@ that then replaces the previous copy, so an analyst never opens a half-written
 file. On DuckDB the temporary file starts as a copy of the previous one when
 ``activation.analyst_copy_state`` shows that file unchanged since the last copy.
 The views that read a stored table row for row (``STORED_RELATIONS``) then get
-only the rows that table wrote since, and lose the rows it deleted. Every other
-view is copied whole. The erasure step deletes it on a night that erases someone, so a copy with
+only the rows that table wrote since, and lose the rows it deleted, unless the
+view's SQL or descriptions changed. Every other view is copied whole. The erasure step deletes it on a night that erases someone, so a copy with
 the person's rows never outlives the erasure, even when the night fails after
 that step.
 """
 
+import hashlib
 import os
 import shutil
 import time
@@ -47,6 +48,8 @@ ALIAS = "analyst_copy"
 COPY_SCHEMA = "main"
 # Analytics views that read one stored table row for row, with the key column they
 # share. Each dbt run that writes a row of such a table sets its _processed_at.
+# NOTE: a row changed in place without a new _processed_at (a manual UPDATE)
+# reaches the copy only after the file is deleted, so that every table is written.
 STORED_RELATIONS = {
     "events": ("marts.pseudonymized_events", "event_pseudonym"),
     "sessions": ("marts.pseudonymized_sessions", "session_pseudonym"),
@@ -63,6 +66,7 @@ STATE_DDL = f"""
     create table if not exists {STATE_TABLE} (
         relation varchar not null primary key,
         stored_until timestamp,
+        definition_sha256 varchar not null,
         file_size bigint not null,
         file_mtime_ns bigint not null,
         copied_at timestamp not null
@@ -147,7 +151,7 @@ def write_analyst_copy(
         )
     previous = _previous_copy_state(con, target)
     counts = {}
-    stored_until = {}
+    copied_state = {}
     with _replaced_on_success(target) as temporary:
         if previous:
             shutil.copyfile(target, temporary)
@@ -156,7 +160,7 @@ def write_analyst_copy(
             for relation in relations:
                 started = time.monotonic()
                 copied = f'{ALIAS}.{COPY_SCHEMA}."{relation}"'
-                stored_until[relation], written = _copy_relation(
+                copied_state[relation], written = _copy_relation(
                     con, relation, previous.get(relation)
                 )
                 _copy_comments(con, relation)
@@ -172,34 +176,61 @@ def write_analyst_copy(
             con.execute(f"checkpoint {ALIAS}")
         finally:
             con.execute(f"detach {ALIAS}")
-    _save_copy_state(con, target, stored_until)
+    _save_copy_state(con, target, copied_state)
     return counts
 
 
 def _copy_relation(
-    con: duckdb.DuckDBPyConnection, relation: str, copied_until: datetime | None
-) -> tuple[datetime | None, str]:
-    """Copy one analytics relation into the attached file, by its changed rows when
-    it is a stored relation copied before up to ``copied_until``, else whole.
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    previous: tuple[datetime | None, str] | None,
+) -> tuple[tuple[datetime | None, str], str]:
+    """Copy one analytics relation into the attached file: by its changed rows
+    when it is a stored relation that the previous copy wrote up to a time and
+    with the same definition (``previous``), else whole.
 
-    Returns the newest _processed_at of its stored table (None for other views) and
-    a note on the rows written, for the progress line.
+    Returns the newest _processed_at of its stored table (None for other views)
+    with the relation's definition, and a note on the rows written, for the
+    progress line.
     """
     copied = f'{ALIAS}.{COPY_SCHEMA}."{relation}"'
+    definition = _definition_sha256(con, relation)
     stored_until = None
     if relation in STORED_RELATIONS:
         table, key = STORED_RELATIONS[relation]
         stored_until = con.execute(
             f"select max(_processed_at) from {table}"
         ).fetchone()[0]
+        copied_until = None
+        if previous is not None and previous[1] == definition:
+            copied_until = previous[0]
         written = _copy_changed_rows(
             con, relation, table, key, copied_until, stored_until
         )
         if written is not None:
-            return stored_until, f", {written:,} changed rows written"
+            return (stored_until, definition), f", {written:,} changed rows written"
     con.execute(f"drop table if exists {copied}")
     con.execute(f'create table {copied} as select * from {SCHEMA}."{relation}"')
-    return stored_until, ""
+    return (stored_until, definition), ""
+
+
+def _definition_sha256(con: duckdb.DuckDBPyConnection, relation: str) -> str:
+    """Return a SHA-256 of an analytics relation's SQL and comments. A deploy that
+    changes how a view computes a column, or its descriptions, changes it, so the
+    next copy writes that relation whole."""
+    view = con.execute(
+        "select sql, comment from duckdb_views() "
+        "where database_name = current_database() and schema_name = ? "
+        "and view_name = ?",
+        [SCHEMA, relation],
+    ).fetchall()
+    columns = con.execute(
+        "select column_name, data_type, comment from duckdb_columns() "
+        "where database_name = current_database() and schema_name = ? "
+        "and table_name = ? order by column_index",
+        [SCHEMA, relation],
+    ).fetchall()
+    return hashlib.sha256(repr((view, columns)).encode()).hexdigest()
 
 
 def _copy_changed_rows(
@@ -278,40 +309,48 @@ def _drop_other_tables(con: duckdb.DuckDBPyConnection, relations: list[str]) -> 
 
 def _previous_copy_state(
     con: duckdb.DuckDBPyConnection, target: Path
-) -> dict[str, datetime | None]:
-    """Return the newest _processed_at copied per relation.
+) -> dict[str, tuple[datetime | None, str]]:
+    """Return the newest _processed_at copied and the definition per relation.
 
     The dict is empty, for a copy from scratch, unless the file at ``target`` has
-    the size and modification time that the last copy recorded."""
+    the size and modification time that the last copy recorded. A state table of
+    another shape is replaced."""
     con.execute("create schema if not exists activation")
     con.execute(STATE_DDL)
+    query = (
+        "select relation, stored_until, definition_sha256, file_size, "
+        f"file_mtime_ns from {STATE_TABLE}"
+    )
+    try:
+        rows = con.execute(query).fetchall()
+    except duckdb.BinderException:
+        con.execute(f"drop table {STATE_TABLE}")
+        con.execute(STATE_DDL)
+        return {}
     if not target.is_file():
         return {}
-    rows = con.execute(
-        f"select relation, stored_until, file_size, file_mtime_ns from {STATE_TABLE}"
-    ).fetchall()
     status = target.stat()
     if not rows or any(
         (size, mtime) != (status.st_size, status.st_mtime_ns)
-        for _, _, size, mtime in rows
+        for *_, size, mtime in rows
     ):
         return {}
-    return {relation: stored_until for relation, stored_until, _, _ in rows}
+    return {relation: (until, definition) for relation, until, definition, *_ in rows}
 
 
 def _save_copy_state(
     con: duckdb.DuckDBPyConnection,
     target: Path,
-    stored_until: dict[str, datetime | None],
+    copied_state: dict[str, tuple[datetime | None, str]],
 ) -> None:
     """Record what the new file at ``target`` contains, for the next copy."""
     status = target.stat()
     con.execute(f"delete from {STATE_TABLE}")
     con.executemany(
-        f"insert into {STATE_TABLE} values (?, ?, ?, ?, current_timestamp)",
+        f"insert into {STATE_TABLE} values (?, ?, ?, ?, ?, current_timestamp)",
         [
-            [relation, until, status.st_size, status.st_mtime_ns]
-            for relation, until in stored_until.items()
+            [relation, until, definition, status.st_size, status.st_mtime_ns]
+            for relation, (until, definition) in copied_state.items()
         ],
     )
 

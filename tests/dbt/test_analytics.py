@@ -376,3 +376,37 @@ def test_analyst_copy_rewritten_after_file_change(writable_copy, tmp_path):
 
     assert lines
     assert not [line for line in lines if "changed rows" in line]
+
+
+def test_analyst_copy_rewrites_changed_view(writable_copy, tmp_path, monkeypatch):
+    monkeypatch.setattr(analyst_copy, "MAX_CHANGED_SHARE", 1.0)
+    target = tmp_path / "analytics.duckdb"
+    with duckdb.connect(str(writable_copy)) as con:
+        write_analyst_copy(con, target)
+        # A deploy changes how the view computes a column; the stored rows stay.
+        sql = con.execute(
+            "select sql from duckdb_views() "
+            "where schema_name = 'analytics' and view_name = 'events'"
+        ).fetchone()[0]
+        changed = sql.replace(
+            "stored_events.utm_source,",
+            "upper(stored_events.utm_source) as utm_source,",
+            1,
+        )
+        assert changed != sql
+        con.execute(changed.replace("CREATE VIEW", "CREATE OR REPLACE VIEW", 1))
+        con.execute("comment on column analytics.sessions.channel is 'Changed.'")
+        lines = []
+        write_analyst_copy(con, target, progress=lines.append)
+        rewritten = tmp_path / "rewritten.duckdb"
+        write_analyst_copy(con, rewritten)
+
+    partial = {line.split(",")[0] for line in lines if "changed rows" in line}
+    assert partial == {"analyst copy: customer_timeline"}
+    assert copied_rows(target) == copied_rows(rewritten)
+    with duckdb.connect(str(target), read_only=True) as copy:
+        comment = copy.execute(
+            "select comment from duckdb_columns() "
+            "where table_name = 'sessions' and column_name = 'channel'"
+        ).fetchone()[0]
+    assert comment == "Changed."
