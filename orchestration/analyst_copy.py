@@ -185,13 +185,13 @@ def _copy_relation(
     relation: str,
     previous: tuple[datetime | None, str] | None,
 ) -> tuple[tuple[datetime | None, str], str]:
-    """Copy one analytics relation into the attached file: by its changed rows
-    when it is a stored relation that the previous copy wrote up to a time and
-    with the same definition (``previous``), else whole.
+    """Copy one analytics relation into the attached file, whole or by its
+    changed rows.
 
-    Returns the newest _processed_at of its stored table (None for other views)
-    with the relation's definition, and a note on the rows written, for the
-    progress line.
+    ``previous`` is what the last copy recorded: the newest _processed_at copied
+    and the definition hash. Only a stored relation with an unchanged definition
+    is copied by its changed rows. Returns the new record and a note on the rows
+    written, for the progress line.
     """
     copied = f'{ALIAS}.{COPY_SCHEMA}."{relation}"'
     definition = _definition_sha256(con, relation)
@@ -244,16 +244,12 @@ def _copy_changed_rows(
     """Bring the copied table of ``relation`` up to date from the rows that
     ``table`` wrote after ``copied_until``, and delete the rows whose key left the
     view. Returns the number of rows written, or None when the table has to be
-    copied whole: no earlier copy, other columns, an older warehouse, a
+    copied whole: no earlier copy of this definition, an older warehouse, a
     changed share above ``MAX_CHANGED_SHARE``, or a row count that still differs.
     """
     copied = f'{ALIAS}.{COPY_SCHEMA}."{relation}"'
     view = f'{SCHEMA}."{relation}"'
     if copied_until is None or stored_until is None or stored_until < copied_until:
-        return None
-    if _columns(con, ALIAS, COPY_SCHEMA, relation) != _columns(
-        con, "", SCHEMA, relation
-    ):
         return None
     total = con.execute(f"select count(*) from {view}").fetchone()[0]
     changed_keys = f"select {key} from {table} where _processed_at > ?"
@@ -279,19 +275,6 @@ def _copy_changed_rows(
     if con.execute(f"select count(*) from {copied}").fetchone()[0] != total:
         return None
     return changed
-
-
-def _columns(
-    con: duckdb.DuckDBPyConnection, database: str, schema: str, relation: str
-) -> list[tuple[str, str]]:
-    """Return the (name, type) of each column of a table or view, in order. An
-    empty ``database`` means the warehouse."""
-    return con.execute(
-        "select column_name, data_type from duckdb_columns() "
-        "where database_name = coalesce(nullif(?, ''), current_database()) "
-        "and schema_name = ? and table_name = ? order by column_index",
-        [database, schema, relation],
-    ).fetchall()
 
 
 def _drop_other_tables(con: duckdb.DuckDBPyConnection, relations: list[str]) -> None:

@@ -383,7 +383,7 @@ def test_analyst_copy_rewrites_changed_view(writable_copy, tmp_path, monkeypatch
     target = tmp_path / "analytics.duckdb"
     with duckdb.connect(str(writable_copy)) as con:
         write_analyst_copy(con, target)
-        # A deploy changes how the view computes a column; the stored rows stay.
+        # A deploy changes how the view computes a column. The stored rows stay.
         sql = con.execute(
             "select sql from duckdb_views() "
             "where schema_name = 'analytics' and view_name = 'events'"
